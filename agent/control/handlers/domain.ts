@@ -1,0 +1,153 @@
+/** Domain lifecycle commands (virsh's define/start/destroy/... family). */
+import { Type } from "@sinclair/typebox";
+import { AgentError } from "../../model/errors.js";
+import { isActive } from "../../model/state.js";
+import { defineCommand, type CommandContext } from "../types.js";
+import { toInfo, toSummary } from "../views.js";
+
+/** Name or UUID of a domain, as virsh accepts it. */
+export const DomainRef = Type.String({ minLength: 1, maxLength: 256 });
+const ByDomain = Type.Object({ domain: DomainRef }, { additionalProperties: false });
+
+function uuidOf(ctx: CommandContext): string {
+  if (!ctx.domainUuid) throw new AgentError("internal", "domain target was not resolved", { component: "control" });
+  return ctx.domainUuid;
+}
+
+/** A lifecycle verb that takes only the domain and returns its new summary. */
+function simpleVerb(summary: string, call: (ctx: CommandContext, uuid: string) => Promise<import("../../core/state-store.js").DomainView>, long = false) {
+  return defineCommand({
+    summary,
+    args: ByDomain,
+    target: "domain",
+    mutates: true,
+    snmpWritable: true,
+    long,
+    since: "0.1",
+    handler: async (ctx) => toSummary(await call(ctx, uuidOf(ctx))),
+  });
+}
+
+export const DOMAIN_COMMANDS = {
+  "domain.define": defineCommand({
+    summary: "define (or update) a persistent domain from libvirt domain XML",
+    args: Type.Object({ xml: Type.String({ minLength: 1, maxLength: 1_048_576 }) }, { additionalProperties: false }),
+    target: "host",
+    mutates: true,
+    snmpWritable: false,
+    since: "0.1",
+    handler: async (ctx, args) => {
+      const { view, updated } = await ctx.services.hypervisor.defineDomain(args.xml);
+      return { ...toSummary(view), updated };
+    },
+  }),
+  "domain.undefine": defineCommand({
+    summary: "remove a domain's persistent definition",
+    args: ByDomain,
+    target: "domain",
+    mutates: true,
+    snmpWritable: false,
+    since: "0.1",
+    handler: async (ctx) => {
+      const uuid = uuidOf(ctx);
+      await ctx.services.hypervisor.undefineDomain(uuid);
+      return { uuid };
+    },
+  }),
+  "domain.start": defineCommand({
+    summary: "start a defined domain",
+    args: Type.Object({ domain: DomainRef, paused: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+    target: "domain",
+    mutates: true,
+    snmpWritable: true,
+    long: true,
+    since: "0.1",
+    handler: async (ctx, args) => toSummary(await ctx.services.hypervisor.startDomain(uuidOf(ctx), { paused: args.paused ?? false })),
+  }),
+  "domain.shutdown": defineCommand({
+    summary: "ask the guest to power off (ACPI); with timeout_ms, destroy it if it has not by then",
+    args: Type.Object(
+      { domain: DomainRef, timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000 })) },
+      { additionalProperties: false },
+    ),
+    target: "domain",
+    mutates: true,
+    snmpWritable: true,
+    long: true,
+    since: "0.1",
+    handler: async (ctx, args) => {
+      const opts = args.timeout_ms === undefined ? {} : { timeoutMs: args.timeout_ms };
+      return toSummary(await ctx.services.hypervisor.shutdownDomain(uuidOf(ctx), opts));
+    },
+  }),
+  "domain.destroy": simpleVerb("power the guest off at once", (ctx, uuid) => ctx.services.hypervisor.destroyDomain(uuid)),
+  "domain.suspend": simpleVerb("pause the guest's vCPUs", (ctx, uuid) => ctx.services.hypervisor.suspendDomain(uuid)),
+  "domain.resume": simpleVerb("resume a paused guest", (ctx, uuid) => ctx.services.hypervisor.resumeDomain(uuid)),
+  "domain.reboot": simpleVerb("ask the guest to reboot (ACPI)", (ctx, uuid) => ctx.services.hypervisor.rebootDomain(uuid)),
+  "domain.reset": simpleVerb("hard-reset the guest", (ctx, uuid) => ctx.services.hypervisor.resetDomain(uuid)),
+  "domain.autostart": defineCommand({
+    summary: "start the domain when the agent starts",
+    args: Type.Object({ domain: DomainRef, enable: Type.Boolean({ default: true }) }, { additionalProperties: false }),
+    target: "domain",
+    mutates: true,
+    snmpWritable: false,
+    since: "0.1",
+    handler: async (ctx, args) => toSummary(await ctx.services.hypervisor.setAutostart(uuidOf(ctx), args.enable)),
+  }),
+  "domain.list": defineCommand({
+    summary: "list domains (active only unless all)",
+    args: Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+    target: "host",
+    mutates: false,
+    snmpWritable: false,
+    since: "0.1",
+    handler: async (ctx, args) => {
+      const views = ctx.services.store.listDomains().filter((v) => args.all === true || isActive(v.state));
+      return views.map(toSummary).sort((a, b) => (a.id ?? Infinity) - (b.id ?? Infinity) || a.name.localeCompare(b.name));
+    },
+  }),
+  "domain.info": defineCommand({
+    summary: "state, vCPUs, memory and CPU time of a domain (virsh dominfo)",
+    args: ByDomain,
+    target: "domain",
+    mutates: false,
+    snmpWritable: false,
+    since: "0.1",
+    handler: async (ctx) => {
+      const uuid = uuidOf(ctx);
+      const view = ctx.services.store.getDomain(uuid);
+      if (!view) throw new AgentError("domain.not_found", `domain ${uuid} disappeared`, { component: "control" });
+      let cpuTimeNs: number | undefined;
+      if (isActive(view.state)) {
+        try {
+          cpuTimeNs = (await ctx.services.hypervisor.getDomainStats(uuid, Date.now() + 1000)).cpuTimeNs;
+        } catch {
+          cpuTimeNs = ctx.services.store.getStats(uuid)?.cpuTimeNs; // a hung guest still answers from the last stats
+        }
+      }
+      return toInfo(view, cpuTimeNs);
+    },
+  }),
+  "domain.state": defineCommand({
+    summary: "state and reason of a domain (virsh domstate --reason)",
+    args: ByDomain,
+    target: "domain",
+    mutates: false,
+    snmpWritable: false,
+    since: "0.1",
+    handler: async (ctx) => {
+      const v = ctx.services.store.getDomain(uuidOf(ctx));
+      if (!v) throw new AgentError("domain.not_found", "domain disappeared", { component: "control" });
+      return { state: v.state, reason: v.reason };
+    },
+  }),
+  "domain.dumpxml": defineCommand({
+    summary: "domain XML, live when running unless inactive",
+    args: Type.Object({ domain: DomainRef, inactive: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+    target: "domain",
+    mutates: false,
+    snmpWritable: false,
+    since: "0.1",
+    handler: async (ctx, args) => ({ xml: await ctx.services.hypervisor.getDomainXml(uuidOf(ctx), { inactive: args.inactive ?? false }) }),
+  }),
+};

@@ -1,0 +1,136 @@
+/**
+ * The one in-memory truth the exporters read. Drivers write domain views here; a scrape,
+ * an SNMP GET or an AMQP snapshot only ever reads this store, never a hypervisor.
+ */
+import type { DomainDef } from "../model/domain-def.js";
+import type { DomainState } from "../model/state.js";
+
+export interface DomainView {
+  uuid: string;
+  name: string;
+  state: DomainState;
+  reason: string;
+  persistent: boolean;
+  autostart: boolean;
+  /** libvirt-style runtime id (positive while active), absent when shut off. */
+  id?: number;
+  pid?: number;
+  /** Set for guests the agent did not start itself (attach). */
+  tainted: boolean;
+  vcpus: number;
+  maxMemoryKiB: number;
+  currentMemoryKiB: number;
+  /** The persistent (inactive) definition, or the live one for a transient guest. */
+  def: DomainDef;
+  /** Wall-clock ms when the current process was started. */
+  startedAt?: number;
+  /** Wall-clock ms of the last state change. */
+  stateChangedAt: number;
+}
+
+export interface BlockStats {
+  device: string;
+  path?: string;
+  rdReqs: number;
+  rdBytes: number;
+  wrReqs: number;
+  wrBytes: number;
+  flushReqs: number;
+  rdTotalTimeNs: number;
+  wrTotalTimeNs: number;
+  errors: number;
+  capacityBytes?: number;
+  allocationBytes?: number;
+}
+
+export interface InterfaceStats {
+  device: string;
+  mac?: string;
+  source?: string;
+  /** Guest's view: rx = received by the guest. */
+  rxBytes: number;
+  rxPackets: number;
+  rxErrs: number;
+  rxDrop: number;
+  txBytes: number;
+  txPackets: number;
+  txErrs: number;
+  txDrop: number;
+}
+
+export interface VcpuStats {
+  id: number;
+  threadId?: number;
+  state: number;
+  timeNs: number;
+  waitNs?: number;
+}
+
+export interface DomainStats {
+  uuid: string;
+  /** When these values were collected (wall-clock ms). */
+  collectedAt: number;
+  cpuTimeNs: number;
+  userTimeNs?: number;
+  systemTimeNs?: number;
+  vcpus: VcpuStats[];
+  memory: Record<string, number>;
+  blocks: BlockStats[];
+  interfaces: InterfaceStats[];
+  qmpLatencyMs?: number;
+}
+
+export class StateStore {
+  private domains = new Map<string, DomainView>();
+  private stats = new Map<string, DomainStats>();
+  private version = 0;
+  private lastChangeAt = Date.now();
+
+  /** Increases on every change of the domain set or of a domain's state. */
+  get changeVersion(): number {
+    return this.version;
+  }
+
+  get lastChange(): number {
+    return this.lastChangeAt;
+  }
+
+  setDomain(view: DomainView): void {
+    this.domains.set(view.uuid, view);
+    this.touch();
+  }
+
+  removeDomain(uuid: string): void {
+    if (!this.domains.delete(uuid)) return;
+    this.stats.delete(uuid);
+    this.touch();
+  }
+
+  getDomain(uuid: string): DomainView | undefined {
+    return this.domains.get(uuid);
+  }
+
+  findDomain(nameOrUuid: string): DomainView | undefined {
+    const byUuid = this.domains.get(nameOrUuid.toLowerCase());
+    if (byUuid) return byUuid;
+    for (const d of this.domains.values()) if (d.name === nameOrUuid) return d;
+    return undefined;
+  }
+
+  listDomains(): DomainView[] {
+    return [...this.domains.values()];
+  }
+
+  setStats(stats: DomainStats): void {
+    if (this.domains.has(stats.uuid)) this.stats.set(stats.uuid, stats);
+  }
+
+  getStats(uuid: string): DomainStats | undefined {
+    return this.stats.get(uuid);
+  }
+
+  private touch(): void {
+    this.version++;
+    this.lastChangeAt = Date.now();
+  }
+}
