@@ -74,8 +74,35 @@ export interface AgentConfig {
   snmp: {
     enabled: boolean;
   };
+  /**
+   * The /metrics endpoint (libvirt exporter names plus virtbus_*) and the stats collector that feeds it.
+   */
   prometheus: {
     enabled: boolean;
+    /**
+     * host:port of the HTTP(S) listener; loopback by default.
+     */
     listen: string;
+    /**
+     * Serve HTTPS with these PEM files (exporter-toolkit's tls_server_config). Absent: plain HTTP.
+     */
+    tls?: {
+      cert_file: string;
+      key_file: string;
+    };
+    /**
+     * user -> bcrypt hash ($2a$/$2b$/$2y$), as in exporter-toolkit's web-config. Absent or empty: no authentication.
+     */
+    basic_auth_users?: {
+      [k: string]: string | undefined;
+    };
+    /**
+     * Per-guest stats collection: every interval_ms, and on a scrape when the last round is older than freshness_ms. Each guest is raced against deadline_ms; a miss keeps the last good values.
+     */
+    stats: {
+      interval_ms: number;
+      deadline_ms: number;
+      freshness_ms: number;
+    };
   };
 }
