@@ -80,9 +80,20 @@ export interface DomainStats {
   qmpLatencyMs?: number;
 }
 
+/** A number a component publishes about its own health, exported as `virtbus_<component>_<name>`. */
+export interface HealthValue {
+  /** snake_case, e.g. "amqp". */
+  component: string;
+  /** snake_case, e.g. "connected", "outbox_depth". */
+  name: string;
+  value: number;
+  help?: string;
+}
+
 export class StateStore {
   private domains = new Map<string, DomainView>();
   private stats = new Map<string, DomainStats>();
+  private health = new Map<string, HealthValue>();
   private version = 0;
   private lastChangeAt = Date.now();
 
@@ -127,6 +138,15 @@ export class StateStore {
 
   getStats(uuid: string): DomainStats | undefined {
     return this.stats.get(uuid);
+  }
+
+  /** Health numbers do not bump changeVersion: they are not domain state. */
+  setHealth(component: string, name: string, value: number, help?: string): void {
+    this.health.set(`${component}\u0000${name}`, help === undefined ? { component, name, value } : { component, name, value, help });
+  }
+
+  listHealth(): HealthValue[] {
+    return [...this.health.values()];
   }
 
   private touch(): void {
