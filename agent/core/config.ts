@@ -32,6 +32,15 @@ function errorLine(e: ErrorObject): string {
   return `${path || "(root)"}: ${e.message ?? "invalid"}`;
 }
 
+/** A YAML section left with only comments (`control:`) parses as null: treat it as empty. */
+function emptySectionsAsObjects(raw: unknown): unknown {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return raw;
+  const props = (schema as { properties: Record<string, { type?: string }> }).properties;
+  const out = raw as Record<string, unknown>;
+  for (const [k, v] of Object.entries(out)) if (v === null && props[k]?.type === "object") out[k] = {};
+  return out;
+}
+
 /** Cross-field checks the schema cannot express; returns `path: message` lines. */
 export function checkConfig(cfg: AgentConfig): string[] {
   const errors: string[] = [];
@@ -47,7 +56,7 @@ export function checkConfig(cfg: AgentConfig): string[] {
  * @throws AgentError invalid_arg with every error as one `path: message` line in the message.
  */
 export function validateConfig(raw: unknown): ResolvedConfig {
-  const cfg = structuredClone(raw ?? {}) as AgentConfig;
+  const cfg = emptySectionsAsObjects(structuredClone(raw ?? {})) as AgentConfig;
   if (!validateSchema(cfg)) {
     const lines = (validateSchema.errors ?? []).map(errorLine);
     throw new AgentError("invalid_arg", [...new Set(lines)].join("\n"), { component: "config", details: { lines } });
