@@ -64,12 +64,71 @@ export interface AgentConfig {
       [k: string]: string[] | undefined;
     };
   };
+  /**
+   * The datacenter bus (RabbitMQ, AMQP 0-9-1): commands in, replies, events and state snapshots out.
+   */
   amqp: {
     enabled: boolean;
     /**
-     * Broker URL without credentials, e.g. amqp://127.0.0.1:5672/ (credentials go in username/password_file).
+     * Broker URL without credentials, e.g. amqp://127.0.0.1:5672/ (credentials go in username/password_file). amqps:// enables TLS.
      */
     url: string;
+    /**
+     * Broker user; also the user_id the agent's messages carry. RabbitMQ's guest only works on loopback.
+     */
+    username: string;
+    /**
+     * File holding the broker password (read at start, never logged). Absent: the password "guest" (quick start on loopback only).
+     */
+    password_file?: string;
+    /**
+     * TLS to the broker (with amqps://). PEM files.
+     */
+    tls?: {
+      ca_file?: string;
+      cert_file?: string;
+      key_file?: string;
+      /**
+       * SNI/verification name when it differs from the URL host.
+       */
+      servername?: string;
+    };
+    /**
+     * Prefix of every exchange and queue name.
+     */
+    prefix: string;
+    /**
+     * Commands executed at once (= the consumer prefetch). Commands on one guest still run one at a time.
+     */
+    concurrency: number;
+    /**
+     * AMQP connection heartbeat (seconds, 0 disables).
+     */
+    heartbeat_s: number;
+    /**
+     * Full state snapshot period (st.<host>.snapshot); 0 disables periodic snapshots.
+     */
+    snapshot_interval_s: number;
+    /**
+     * Agent heartbeat period (st.<host>.heartbeat); 0 disables.
+     */
+    heartbeat_interval_s: number;
+    /**
+     * Events kept on disk while the broker is unreachable; past this the oldest are dropped (consumers see a seq gap and resync).
+     */
+    outbox_max_events: number;
+    /**
+     * Events published but not yet confirmed by the broker, at most.
+     */
+    confirm_window: number;
+    /**
+     * command_id/idempotency_key results remembered on disk (LRU).
+     */
+    idempotency_max: number;
+    /**
+     * Upper bound of the reconnect backoff.
+     */
+    reconnect_max_ms: number;
   };
   snmp: {
     enabled: boolean;
