@@ -1,0 +1,63 @@
+/**
+ * Runs the real agent (`agent/main.ts`) and CLI (`agent/cli.ts`) as processes, the way an
+ * operator does, with a config in a temporary directory.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { stringify } from "yaml";
+
+const TSX = ["--import", "tsx"];
+
+export interface AgentProcess {
+  dir: string;
+  socket: string;
+  proc: ChildProcess;
+  output: () => string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  cli(args: string[], opts?: { input?: string }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+}
+
+/** Starts the agent with `config` merged over a loopback-only, temp-dir base; resolves when its socket is up. */
+export async function startAgentProcess(config: Record<string, unknown>, dir = mkdtempSync(join(tmpdir(), "virtbus-e2e-"))): Promise<AgentProcess> {
+  const socket = join(dir, "run", "virtbus.sock");
+  const base = {
+    state_dir: join(dir, "state"),
+    run_dir: join(dir, "run"),
+    log_level: "info",
+    control: { socket_path: socket },
+    amqp: { enabled: false },
+    snmp: { enabled: false },
+    prometheus: { enabled: false },
+  };
+  const cfgPath = join(dir, "agent.yaml");
+  writeFileSync(cfgPath, stringify({ ...base, ...config }));
+  const proc = spawn(process.execPath, [...TSX, "agent/main.ts", "--config", cfgPath], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  for (let i = 0; i < 200 && !existsSync(socket); i++) {
+    if (proc.exitCode !== null) throw new Error(`agent exited with ${proc.exitCode}:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!existsSync(socket)) throw new Error(`agent socket did not appear:\n${out}`);
+  return {
+    dir,
+    socket,
+    proc,
+    output: () => out,
+    stop: async (signal = "SIGTERM") => {
+      if (proc.exitCode === null) proc.kill(signal);
+      const code = await exited;
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+    cli: async (args, opts = {}) => {
+      const r = await execa(process.execPath, [...TSX, "agent/cli.ts", "--socket", socket, ...args], { reject: false, input: opts.input ?? "" });
+      return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ERROR_TABLE } from "../../../agent/model/errors.js";
+import { startAgentProcess, type AgentProcess } from "../../helpers/agent-process.js";
+
+const GUEST_XML = `<domain type='qemu'>
+  <name>cli-guest</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+</domain>`;
+
+describe("virtbus CLI against a running agent (fake driver)", () => {
+  let agent: AgentProcess;
+  beforeAll(async () => {
+    agent = await startAgentProcess({ hypervisor: { driver: "fake", fake_domains: 2 } });
+  });
+  afterAll(async () => {
+    await agent?.stop();
+  });
+
+  it("list --all prints virsh's table with running and shut-off guests", async () => {
+    const r = await agent.cli(["list", "--all"]);
+    expect(r.exitCode).toBe(0);
+    const lines = r.stdout.split("\n");
+    expect(lines[0]).toMatch(/^\s*Id\s+Name\s+State$/);
+    expect(lines).toContainEqual(expect.stringMatching(/^\s*1\s+demo-1\s+running$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^\s*-\s+demo-2\s+shut off$/));
+  });
+
+  it("--json prints machine-readable results", async () => {
+    const r = await agent.cli(["--json", "dominfo", "demo-1"]);
+    expect(r.exitCode).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info).toMatchObject({ name: "demo-1", state: "running", reason: "booted", vcpus: 1, max_memory_kib: 131072 });
+  });
+
+  it("an error prints its code and exits with that code's number", async () => {
+    const r = await agent.cli(["destroy", "demo-2"]);
+    expect(r.exitCode).toBe(ERROR_TABLE.operation_invalid.exit);
+    expect(r.stderr).toMatch(/not running.*\[operation_invalid\]/);
+    const missing = await agent.cli(["dominfo", "ghost"]);
+    expect(missing.exitCode).toBe(ERROR_TABLE["domain.not_found"].exit);
+  });
+
+  it("define, start, domstate --reason, dumpxml and undefine work end to end", async () => {
+    const file = join(agent.dir, "guest.xml");
+    writeFileSync(file, GUEST_XML);
+    expect((await agent.cli(["define", file])).stdout).toBe(`Domain 'cli-guest' defined from ${file}`);
+    expect((await agent.cli(["start", "cli-guest"])).stdout).toBe("Domain 'cli-guest' started");
+    expect((await agent.cli(["domstate", "cli-guest", "--reason"])).stdout).toBe("running (booted)");
+    const xml = (await agent.cli(["dumpxml", "cli-guest"])).stdout;
+    expect(xml).toContain("<name>cli-guest</name>");
+    expect((await agent.cli(["destroy", "cli-guest"])).exitCode).toBe(0);
+    expect((await agent.cli(["undefine", "cli-guest"])).exitCode).toBe(0);
+    expect((await agent.cli(["dominfo", "cli-guest"])).exitCode).toBe(ERROR_TABLE["domain.not_found"].exit);
+  });
+
+  it("define of malformed XML fails with xml_error and defines nothing", async () => {
+    const r = await agent.cli(["define", "-"], { input: "<domain><name>x</name" });
+    expect(r.exitCode).toBe(ERROR_TABLE.xml_error.exit);
+    const list = JSON.parse((await agent.cli(["--json", "list", "--all"])).stdout) as { name: string }[];
+    expect(list.map((d) => d.name).sort()).toEqual(["demo-1", "demo-2"]);
+  });
+
+  it("event --loop prints lifecycle events as virsh does", async () => {
+    const ev = spawn(process.execPath, ["--import", "tsx", "agent/cli.ts", "--socket", agent.socket, "event", "--loop", "--domain", "demo-2", "--timeout", "20"]);
+    let out = "";
+    ev.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => setTimeout(r, 1500)); // let it subscribe
+    await agent.cli(["start", "demo-2"]);
+    await agent.cli(["suspend", "demo-2"]);
+    await agent.cli(["destroy", "demo-2"]);
+    for (let i = 0; i < 100 && out.split("\n").length < 4; i++) await new Promise((r) => setTimeout(r, 50));
+    ev.kill();
+    expect(out.trim().split("\n")).toEqual([
+      "event 'lifecycle' for domain 'demo-2': Started Booted",
+      "event 'lifecycle' for domain 'demo-2': Suspended Paused",
+      "event 'lifecycle' for domain 'demo-2': Stopped Destroyed",
+    ]);
+  });
+});
+
+describe("virtbusd config handling", () => {
+  it("a config with unknown keys and bad values is refused with path: message lines and exit 2", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "virtbus-cfg-"));
+    const cfg = join(dir, "bad.yaml");
+    writeFileSync(cfg, "bogus: 1\nhypervisor:\n  driver: xen\n  qmp_timeout_ms: 1\n");
+    const r = await execa(process.execPath, ["--import", "tsx", "agent/main.ts", "--config", cfg], { reject: false });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("bogus: unknown key");
+    expect(r.stderr).toContain("hypervisor.driver: must be equal to one of the allowed values (auto, qemu, fake)");
+    expect(r.stderr).toContain("hypervisor.qmp_timeout_ms: must be >= 100");
+  });
+
+  it("the CLI names the socket and exits non-zero when no agent is running", async () => {
+    const r = await execa(process.execPath, ["--import", "tsx", "agent/cli.ts", "--socket", "/nonexistent/v.sock", "list"], { reject: false });
+    expect(r.exitCode).toBe(ERROR_TABLE.operation_failed.exit);
+    expect(r.stderr).toContain("cannot connect to /nonexistent/v.sock");
+    expect(r.stderr).toContain("is virtbusd running?");
+  });
+});
