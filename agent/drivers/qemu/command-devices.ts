@@ -1,0 +1,214 @@
+/**
+ * Pure per-device argv fragments for buildCommand: disks (-blockdev storage + format node
+ * and -device), implicit controllers, NICs on inherited tap fds, video, inputs, serials,
+ * virtio-serial channels and the balloon. Every PCI device gets an explicit bus/addr.
+ */
+import type { DiskDef, DomainDef, DriveAddress, InterfaceDef, PciAddress } from "../../model/domain-def.js";
+import { AgentError } from "../../model/errors.js";
+import { implicitSlots, isPciAddress, type MachineFamily } from "./address.js";
+import type { LaunchContext } from "./command.js";
+import { hexSlot, idValue, onOff, optPath, optValue, opts } from "./qemu-opts.js";
+
+export interface BuildState {
+  family: MachineFamily;
+  /** Name of PCI bus 0 (pci.0 or pcie.0). */
+  bus: string;
+  /** bootindex by device key ("disk:0", "net:1"). */
+  bootIndex: Map<string, number>;
+  ctx: LaunchContext;
+}
+
+/** Maximum length of a unix socket path (sun_path is 108 bytes including the NUL). */
+const SUN_PATH_MAX = 107;
+
+function unsupported(message: string): never {
+  throw new AgentError("config_unsupported", message, { component: "qemu" });
+}
+
+function pciOpts(st: BuildState, a: PciAddress | undefined, owner: string): { bus: string; addr: string } {
+  if (!a) throw new AgentError("internal", `${owner} has no PCI address (assignAddresses not run)`, { component: "qemu" });
+  return { bus: st.bus, addr: hexSlot(a.slot) };
+}
+
+/** Controllers the devices need, with the PCI slot each gets (highest free slots, in this order). */
+export function controllerArgs(def: DomainDef, st: BuildState): string[] {
+  const d = def.devices;
+  const needUsb = d.inputs.some((i) => i.bus === "usb");
+  const wanted: Array<[string, string]> = [];
+  if (needUsb && st.family === "q35") wanted.push(["qemu-xhci", "usb"]);
+  if (st.family === "pc" && d.disks.some((k) => k.target.bus === "sata")) wanted.push(["ahci", "sata0"]);
+  if (d.disks.some((k) => k.target.bus === "scsi")) wanted.push(["virtio-scsi-pci", "scsi0"]);
+  if (d.channels.length > 0) wanted.push(["virtio-serial-pci", "virtio-serial0"]);
+  const slots = implicitSlots(def, st.family, wanted.length);
+  const out: string[] = [];
+  // On pc the PIIX3 UHCI controller lives in the PIIX slot as function 2, where libvirt puts it.
+  if (needUsb && st.family === "pc") out.push("-device", opts("piix3-usb-uhci", { id: "usb", bus: st.bus, addr: "0x1.0x2" }));
+  wanted.forEach(([model, id], i) => out.push("-device", opts(model, { id, bus: st.bus, addr: hexSlot(slots[i] ?? 0) })));
+  return out;
+}
+
+/** Cache mode → QEMU's three knobs (cache.direct, cache.no-flush, device write-cache), as libvirt maps them. */
+function cacheKnobs(disk: DiskDef): { direct?: string; noFlush?: string; writeCache?: string } {
+  switch (disk.driver.cache) {
+    case "none":
+      return { direct: "on", noFlush: "off" };
+    case "writethrough":
+      return { direct: "off", noFlush: "off", writeCache: "off" };
+    case "directsync":
+      return { direct: "on", noFlush: "off", writeCache: "off" };
+    case "unsafe":
+      return { direct: "off", noFlush: "on" };
+    case "writeback":
+      return { direct: "off", noFlush: "off" };
+    default:
+      return {};
+  }
+}
+
+function isReadOnly(disk: DiskDef): boolean {
+  return disk.readonly || disk.device === "cdrom";
+}
+
+function blockdevArgs(disk: DiskDef, node: string, source: string): string[] {
+  const c = cacheKnobs(disk);
+  const ro = onOff(isReadOnly(disk));
+  const cache = { "cache.direct": c.direct, "cache.no-flush": c.noFlush };
+  const storage = opts(`driver=${disk.type === "block" ? "host_device" : "file"}`, {
+    filename: optPath(source, `disk ${disk.target.dev} source`),
+    "node-name": `${node}-storage`,
+    "auto-read-only": "on",
+    discard: "unmap",
+    ...cache,
+  });
+  const format = opts(`driver=${disk.driver.type}`, { file: `${node}-storage`, "node-name": `${node}-format`, "read-only": ro, ...cache });
+  return ["-blockdev", storage, "-blockdev", format];
+}
+
+function driveBus(st: BuildState, disk: DiskDef): Record<string, string | number> {
+  const a = disk.address as DriveAddress | undefined;
+  if (!a || isPciAddress(a)) throw new AgentError("internal", `disk ${disk.target.dev} has no drive address (assignAddresses not run)`, { component: "qemu" });
+  if (a.controller !== 0) unsupported(`disk ${disk.target.dev}: only controller 0 is supported for ${disk.target.bus}`);
+  if (disk.target.bus === "ide") return { bus: `ide.${a.bus}`, unit: a.unit };
+  if (disk.target.bus === "sata") return { bus: st.family === "q35" ? `ide.${a.unit}` : `sata0.${a.unit}` };
+  return { bus: "scsi0.0", channel: 0, "scsi-id": a.target, lun: a.unit };
+}
+
+function diskModel(disk: DiskDef): string {
+  const cd = disk.device === "cdrom";
+  switch (disk.target.bus) {
+    case "virtio":
+      if (cd) unsupported(`disk ${disk.target.dev}: a cdrom cannot be on the virtio bus`);
+      return "virtio-blk-pci";
+    case "scsi":
+      return cd ? "scsi-cd" : "scsi-hd";
+    default:
+      // QEMU refuses a read-only ide-hd ("Can't use a read-only drive").
+      if (!cd && disk.readonly) unsupported(`disk ${disk.target.dev}: read-only ${disk.target.bus} hard disks are not supported by QEMU`);
+      return cd ? "ide-cd" : "ide-hd";
+  }
+}
+
+function diskDeviceArg(st: BuildState, disk: DiskDef, i: number): string {
+  const where = disk.target.bus === "virtio" ? pciOpts(st, disk.address as PciAddress | undefined, `disk ${disk.target.dev}`) : driveBus(st, disk);
+  return opts(diskModel(disk), {
+    ...where,
+    drive: disk.source === undefined ? undefined : `disk${i}-format`,
+    id: `disk-${idValue(disk.target.dev, "disk target")}`,
+    serial: disk.serial === undefined ? undefined : optValue(disk.serial, `disk ${disk.target.dev} serial`),
+    "write-cache": cacheKnobs(disk).writeCache,
+    bootindex: st.bootIndex.get(`disk:${i}`),
+  });
+}
+
+export function diskArgs(def: DomainDef, st: BuildState): string[] {
+  return def.devices.disks.flatMap((disk, i) => {
+    if (disk.source === undefined && disk.device !== "cdrom") {
+      throw new AgentError("invalid_arg", `disk ${disk.target.dev} has no source (only a cdrom may be empty)`, { component: "qemu" });
+    }
+    const block = disk.source === undefined ? [] : blockdevArgs(disk, `disk${i}`, disk.source);
+    return [...block, "-device", diskDeviceArg(st, disk, i)];
+  });
+}
+
+const NIC_MODELS: Readonly<Record<string, string>> = { virtio: "virtio-net-pci", e1000: "e1000", e1000e: "e1000e", rtl8139: "rtl8139" };
+
+function nicArgs(st: BuildState, n: InterfaceDef, i: number): string[] {
+  const fd = st.ctx.tapFds[i];
+  if (fd === undefined) throw new AgentError("internal", `no tap fd was passed for interface ${i}`, { component: "qemu" });
+  const model = NIC_MODELS[n.model] ?? unsupported(`interface model '${n.model}' is not supported (virtio, e1000, e1000e, rtl8139)`);
+  if (n.mac === undefined) throw new AgentError("internal", `interface ${i} has no MAC (assignMacs not run)`, { component: "qemu" });
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(n.mac)) throw new AgentError("invalid_arg", `interface ${i} MAC '${n.mac}' is malformed`, { component: "qemu" });
+  const dev = opts(model, {
+    netdev: `hostnet${i}`,
+    id: `net${i}`,
+    mac: n.mac.toLowerCase(),
+    ...pciOpts(st, n.address, `interface ${i}`),
+    bootindex: st.bootIndex.get(`net:${i}`),
+  });
+  return ["-netdev", `tap,id=hostnet${i},fd=${fd}`, "-device", dev];
+}
+
+export function interfaceArgs(def: DomainDef, st: BuildState): string[] {
+  return def.devices.interfaces.flatMap((n, i) => nicArgs(st, n, i));
+}
+
+const VIDEO_MODELS = { vga: "VGA", cirrus: "cirrus-vga", virtio: "virtio-vga", qxl: "qxl-vga", bochs: "bochs-display" } as const;
+
+export function videoArgs(def: DomainDef, st: BuildState): string[] {
+  const videos = def.devices.videos.filter((v) => v.model !== "none");
+  if (videos.length > 1) unsupported("only one video device is supported");
+  const v = videos[0];
+  if (!v || v.model === "none") return [];
+  // Only stdvga takes a size in MiB directly; other models keep QEMU's defaults.
+  const vgamem = v.model === "vga" && v.vram !== undefined ? Math.max(1, Math.round(v.vram / 1024)) : undefined;
+  return ["-device", opts(VIDEO_MODELS[v.model], { id: "video0", vgamem_mb: vgamem, ...pciOpts(st, v.address, "video 0") })];
+}
+
+const USB_INPUTS = { tablet: "usb-tablet", keyboard: "usb-kbd", mouse: "usb-mouse" } as const;
+
+/** PS/2 keyboard and mouse are part of the pc/q35 board (i8042) and need no argv. */
+export function inputArgs(def: DomainDef): string[] {
+  return def.devices.inputs.flatMap((inp, i) => {
+    if (inp.bus === "ps2") {
+      if (inp.type === "tablet") unsupported("a tablet cannot be on the ps2 bus");
+      return [];
+    }
+    if (inp.bus === "virtio") unsupported(`virtio ${inp.type} input is not supported (use bus='usb')`);
+    return ["-device", opts(USB_INPUTS[inp.type], { id: `input${i}`, bus: "usb.0", port: i + 1 })];
+  });
+}
+
+/** Serial ports, with <console> joined to the serial of the same target port (libvirt's alias). */
+export function serialArgs(def: DomainDef): string[] {
+  const ports = new Map<number, (typeof def.devices.serials)[number]>();
+  for (const c of [...def.devices.serials, ...def.devices.consoles]) if (!ports.has(c.targetPort)) ports.set(c.targetPort, c);
+  return [...ports.values()].flatMap((c) => {
+    const p = c.targetPort;
+    if (!Number.isInteger(p) || p < 0 || p > 3) throw new AgentError("invalid_arg", `serial target port ${p} is outside 0-3`, { component: "qemu" });
+    const chardev =
+      c.type === "pty"
+        ? `pty,id=charserial${p}`
+        : opts("file", { id: `charserial${p}`, path: optPath(c.path ?? "", `serial ${p} path`), append: "on" });
+    return ["-chardev", chardev, "-device", opts("isa-serial", { chardev: `charserial${p}`, id: `serial${p}`, index: p })];
+  });
+}
+
+export function channelArgs(def: DomainDef, st: BuildState): string[] {
+  return def.devices.channels.flatMap((ch, i) => {
+    const name = idValue(ch.targetName, "channel target name");
+    const path = ch.path ?? `${st.ctx.runDir}/channel.${name}.sock`;
+    if (Buffer.byteLength(path) > SUN_PATH_MAX) {
+      throw new AgentError("invalid_arg", `channel socket path is longer than ${SUN_PATH_MAX} bytes: ${path}`, { component: "qemu" });
+    }
+    const chardev = opts("socket", { id: `charchannel${i}`, path: optPath(path, `channel ${name} path`), server: "on", wait: "off" });
+    const port = opts("virtserialport", { bus: "virtio-serial0.0", nr: i + 1, chardev: `charchannel${i}`, id: `channel${i}`, name });
+    return ["-chardev", chardev, "-device", port];
+  });
+}
+
+/** The stats period is not a device property: the driver sets guest-stats-polling-interval over QMP after start. */
+export function balloonArgs(def: DomainDef, st: BuildState): string[] {
+  const b = def.devices.memballoon;
+  if (!b || b.model === "none") return [];
+  return ["-device", opts("virtio-balloon-pci", { id: "balloon0", ...pciOpts(st, b.address, "memballoon") })];
+}
