@@ -128,8 +128,24 @@ export interface MemballoonDef {
   address?: PciAddress;
 }
 
+export const CONTROLLER_TYPES = ["pci", "usb", "sata", "ide", "scsi", "virtio-serial"] as const;
+export type ControllerType = (typeof CONTROLLER_TYPES)[number];
+
+/**
+ * `<controller>` as libvirt writes it in dumpxml (pci-root, usb, sata, virtio-serial...),
+ * accepted so that libvirt-generated XML imports; `model` is libvirt's model name.
+ */
+export interface ControllerDef {
+  type: ControllerType;
+  index: number;
+  model?: string;
+  address?: PciAddress;
+}
+
 export interface DevicesDef {
   emulator?: string;
+  /** Absent when the XML has no <controller> (additive field; older defs omit it). */
+  controllers?: ControllerDef[];
   disks: DiskDef[];
   interfaces: InterfaceDef[];
   graphics: GraphicsDef[];

@@ -1,0 +1,110 @@
+/** Formatting of `<devices>` for domain-xml.ts (pure), in the order libvirt prints them. */
+import type {
+  ChannelDef,
+  CharDevDef,
+  ControllerDef,
+  DevicesDef,
+  DiskDef,
+  DriveAddress,
+  GraphicsDef,
+  InterfaceDef,
+  MemballoonDef,
+  PciAddress,
+  VideoDef,
+} from "./domain-def.js";
+import { el } from "./xml-writer.js";
+
+function hex(n: number, width: number): string {
+  return `0x${n.toString(16).padStart(width, "0")}`;
+}
+
+function formatAddress(a: PciAddress | DriveAddress | undefined): string[] {
+  if (a === undefined) return [];
+  if ("controller" in a) {
+    return el("address", [["type", "drive"], ["controller", a.controller], ["bus", a.bus], ["target", a.target], ["unit", a.unit]]);
+  }
+  return el("address", [["type", "pci"], ["domain", hex(a.domain, 4)], ["bus", hex(a.bus, 2)], ["slot", hex(a.slot, 2)], ["function", hex(a.function, 1)]]);
+}
+
+function formatBoot(order: number | undefined): string[] {
+  return order === undefined ? [] : el("boot", [["order", order]]);
+}
+
+function formatDisk(d: DiskDef): string[] {
+  return el("disk", [["type", d.type], ["device", d.device]], [
+    ...el("driver", [["name", d.driver.name], ["type", d.driver.type], ["cache", d.driver.cache]]),
+    ...(d.source !== undefined ? el("source", [[d.type === "file" ? "file" : "dev", d.source]]) : []),
+    ...el("target", [["dev", d.target.dev], ["bus", d.target.bus]]),
+    ...(d.readonly ? el("readonly") : []),
+    ...(d.serial !== undefined ? el("serial", [], d.serial) : []),
+    ...formatBoot(d.bootOrder),
+    ...formatAddress(d.address),
+  ]);
+}
+
+function formatController(c: ControllerDef): string[] {
+  return el("controller", [["type", c.type], ["index", c.index], ["model", c.model]], formatAddress(c.address));
+}
+
+function formatInterface(n: InterfaceDef): string[] {
+  return el("interface", [["type", n.type]], [
+    ...(n.mac !== undefined ? el("mac", [["address", n.mac]]) : []),
+    ...(n.source !== undefined ? el("source", [[n.type, n.source]]) : []),
+    ...(n.target !== undefined ? el("target", [["dev", n.target.dev], ["managed", n.target.managed ? "yes" : "no"]]) : []),
+    ...el("model", [["type", n.model]]),
+    ...formatBoot(n.bootOrder),
+    ...formatAddress(n.address),
+  ]);
+}
+
+function formatCharDev(name: "serial" | "console", c: CharDevDef): string[] {
+  const targetType = name === "serial" ? "isa-serial" : "serial";
+  return el(name, [["type", c.type]], [
+    ...(c.path !== undefined ? el("source", [["path", c.path]]) : []),
+    ...el("target", [["type", targetType], ["port", c.targetPort]]),
+  ]);
+}
+
+function formatChannel(c: ChannelDef): string[] {
+  return el("channel", [["type", c.type]], [
+    ...(c.path !== undefined ? el("source", [["mode", "bind"], ["path", c.path]]) : []),
+    ...el("target", [["type", "virtio"], ["name", c.targetName]]),
+  ]);
+}
+
+function formatGraphics(g: GraphicsDef, secure: boolean): string[] {
+  const attrs: [string, string | number | undefined][] = [
+    ["type", g.type],
+    ["port", g.port],
+    ["autoport", g.autoport ? "yes" : "no"],
+    ["listen", g.listen],
+    ["passwd", secure ? g.passwd : undefined],
+  ];
+  return el("graphics", attrs, el("listen", [["type", "address"], ["address", g.listen]]));
+}
+
+function formatVideo(v: VideoDef): string[] {
+  return el("video", [], [...el("model", [["type", v.model], ["vram", v.vram]]), ...formatAddress(v.address)]);
+}
+
+function formatMemballoon(m: MemballoonDef): string[] {
+  const stats = m.statsPeriod !== undefined ? el("stats", [["period", m.statsPeriod]]) : [];
+  return el("memballoon", [["model", m.model]], [...stats, ...formatAddress(m.address)]);
+}
+
+/** `<devices>` as lines; `secure` controls whether graphics passwords are written. */
+export function formatDevices(d: DevicesDef, secure: boolean): string[] {
+  return el("devices", [], [
+    ...(d.emulator !== undefined ? el("emulator", [], d.emulator) : []),
+    ...d.disks.flatMap(formatDisk),
+    ...(d.controllers ?? []).flatMap(formatController),
+    ...d.interfaces.flatMap(formatInterface),
+    ...d.serials.flatMap((c) => formatCharDev("serial", c)),
+    ...d.consoles.flatMap((c) => formatCharDev("console", c)),
+    ...d.channels.flatMap(formatChannel),
+    ...d.inputs.flatMap((i) => el("input", [["type", i.type], ["bus", i.bus]])),
+    ...d.graphics.flatMap((g) => formatGraphics(g, secure)),
+    ...d.videos.flatMap(formatVideo),
+    ...(d.memballoon !== undefined ? formatMemballoon(d.memballoon) : []),
+  ]);
+}

@@ -1,0 +1,312 @@
+/**
+ * Parsing of `<devices>` for domain-xml.ts (pure). Same error conventions: xml_error for
+ * missing/ill-formed values, config_unsupported for anything outside the subset.
+ */
+import { CONTROLLER_TYPES, DISK_BUSES, INTERFACE_TYPES } from "./domain-def.js";
+import type {
+  ChannelDef,
+  CharDevDef,
+  ControllerDef,
+  ControllerType,
+  DevicesDef,
+  DiskBus,
+  DiskDef,
+  DriveAddress,
+  GraphicsDef,
+  InputDef,
+  InterfaceDef,
+  MemballoonDef,
+  PciAddress,
+  VideoDef,
+} from "./domain-def.js";
+import { AgentError } from "./errors.js";
+import type { XEl } from "./xml-reader.js";
+
+
+const U32 = 0xffffffff;
+const DISK_CACHES = ["none", "writeback", "writethrough", "directsync", "unsafe"] as const;
+const NIC_MODELS = ["virtio", "e1000", "rtl8139", "e1000e"] as const;
+const VIDEO_MODELS = ["vga", "cirrus", "virtio", "qxl", "bochs", "none"] as const;
+
+/** libvirt model names accepted per controller type; an empty list means no model attribute. */
+const CONTROLLER_MODELS: Record<ControllerType, readonly string[]> = {
+  pci: ["pci-root", "pcie-root", "pci-bridge", "pcie-root-port", "dmi-to-pci-bridge", "pcie-to-pci-bridge"],
+  usb: ["piix3-uhci", "piix4-uhci", "ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3", "qemu-xhci", "nec-xhci", "none"],
+  scsi: ["virtio-scsi", "lsilogic", "lsisas1068"],
+  sata: [],
+  ide: [],
+  "virtio-serial": [],
+};
+
+function xmlError(message: string): AgentError {
+  return new AgentError("xml_error", message, { component: "conf" });
+}
+
+function parsePci(a: XEl): PciAddress {
+  return {
+    domain: a.reqIntAttr("domain", 0, 0xffff, true),
+    bus: a.reqIntAttr("bus", 0, 0xff, true),
+    slot: a.reqIntAttr("slot", 0, 0x1f, true),
+    function: a.reqIntAttr("function", 0, 7, true),
+  };
+}
+
+function parseDrive(a: XEl): DriveAddress {
+  return {
+    controller: a.intAttr("controller", 0, U32) ?? 0,
+    bus: a.intAttr("bus", 0, U32) ?? 0,
+    target: a.intAttr("target", 0, U32) ?? 0,
+    unit: a.intAttr("unit", 0, U32) ?? 0,
+  };
+}
+
+/** `<address type=...>` restricted to the given kinds. */
+function parseAddress<K extends "pci" | "drive">(parent: XEl, kinds: readonly K[]): PciAddress | DriveAddress | undefined {
+  const a = parent.child("address");
+  if (a === undefined) return undefined;
+  const kind = a.enumAttr("type", kinds);
+  const addr = kind === "pci" ? parsePci(a) : parseDrive(a);
+  a.finish();
+  return addr;
+}
+
+function parsePciAddress(parent: XEl): PciAddress | undefined {
+  return parseAddress(parent, ["pci"]) as PciAddress | undefined;
+}
+
+function parseBootOrder(parent: XEl): number | undefined {
+  const b = parent.child("boot");
+  if (b === undefined) return undefined;
+  const order = b.reqIntAttr("order", 1, U32);
+  b.finish();
+  return order;
+}
+
+/** libvirt infers a missing disk bus from the target name prefix. */
+function inferBus(dev: string): DiskBus | undefined {
+  const map: Record<string, DiskBus> = { vd: "virtio", sd: "scsi", hd: "ide" };
+  return map[dev.slice(0, 2)];
+}
+
+function parseDiskDriver(x: XEl): DiskDef["driver"] {
+  const d = x.child("driver");
+  const driver: DiskDef["driver"] = { name: "qemu", type: "raw" };
+  if (d === undefined) return driver;
+  d.enumAttr("name", ["qemu"], "qemu");
+  driver.type = d.enumAttr("type", ["raw", "qcow2"], "raw");
+  const cache = d.optEnumAttr("cache", DISK_CACHES);
+  if (cache !== undefined) driver.cache = cache;
+  d.finish();
+  return driver;
+}
+
+function parseDiskTarget(x: XEl): DiskDef["target"] {
+  const t = x.child("target");
+  if (t === undefined) throw xmlError(`missing element <${x.path}/target>`);
+  const dev = t.reqAttr("dev");
+  const inferred = inferBus(dev);
+  if (t.node.attrs.bus === undefined && inferred === undefined) throw xmlError(`missing attribute 'bus' on <${t.path}>`);
+  const bus = t.enumAttr("bus", DISK_BUSES, inferred);
+  t.finish();
+  return { dev, bus };
+}
+
+function parseDisk(x: XEl): DiskDef {
+  const type = x.enumAttr("type", ["file", "block"], "file");
+  const disk: DiskDef = {
+    type,
+    device: x.enumAttr("device", ["disk", "cdrom"], "disk"),
+    driver: parseDiskDriver(x),
+    target: parseDiskTarget(x),
+    readonly: x.flag("readonly"),
+  };
+  const src = x.child("source");
+  if (src !== undefined) {
+    disk.source = src.reqAttr(type === "file" ? "file" : "dev");
+    src.finish();
+  }
+  const serial = x.childText("serial");
+  if (serial !== undefined) disk.serial = serial;
+  const boot = parseBootOrder(x);
+  if (boot !== undefined) disk.bootOrder = boot;
+  const address = parseAddress(x, ["pci", "drive"]);
+  if (address !== undefined) disk.address = address;
+  x.finish();
+  return disk;
+}
+
+function parseNicSource(x: XEl, nic: InterfaceDef): void {
+  if (nic.type === "ethernet") return; // no <source>: finish() rejects one
+  const s = x.child("source");
+  if (s === undefined) throw xmlError(`missing element <${x.path}/source> for interface type '${nic.type}'`);
+  nic.source = s.reqAttr(nic.type);
+  s.finish();
+}
+
+function parseInterface(x: XEl): InterfaceDef {
+  // libvirt's QEMU driver picks rtl8139 on x86 when no model is given.
+  const nic: InterfaceDef = { type: x.enumAttr("type", INTERFACE_TYPES), model: "rtl8139" };
+  parseNicSource(x, nic);
+  const mac = x.child("mac");
+  if (mac !== undefined) {
+    nic.mac = mac.reqAttr("address").toLowerCase();
+    mac.finish();
+  }
+  const model = x.child("model");
+  if (model !== undefined) {
+    nic.model = model.enumAttr("type", NIC_MODELS);
+    model.finish();
+  }
+  const t = x.child("target");
+  if (t !== undefined) {
+    nic.target = { dev: t.reqAttr("dev"), managed: t.boolAttr("managed", true) };
+    t.finish();
+  }
+  const boot = parseBootOrder(x);
+  if (boot !== undefined) nic.bootOrder = boot;
+  const address = parsePciAddress(x);
+  if (address !== undefined) nic.address = address;
+  x.finish();
+  return nic;
+}
+
+function parseListen(x: XEl): string {
+  const attr = x.attr("listen");
+  const l = x.child("listen");
+  let child: string | undefined;
+  if (l !== undefined) {
+    l.enumAttr("type", ["address"]);
+    child = l.reqAttr("address");
+    l.finish();
+  }
+  if (attr !== undefined && child !== undefined && attr !== child) {
+    throw xmlError(`<${x.path}> listen attribute '${attr}' and <listen> address '${child}' differ`);
+  }
+  return attr ?? child ?? "127.0.0.1";
+}
+
+function parseGraphics(x: XEl): GraphicsDef {
+  const type = x.enumAttr("type", ["vnc", "spice"]);
+  const port = x.intAttr("port", -1, 0x7fffffff);
+  const autoport = x.boolAttr("autoport", port === undefined || port === -1);
+  const g: GraphicsDef = { type, port: autoport ? -1 : (port ?? -1), autoport, listen: parseListen(x) };
+  const passwd = x.attr("passwd");
+  if (passwd !== undefined) g.passwd = passwd;
+  x.finish();
+  return g;
+}
+
+function parseVideo(x: XEl): VideoDef {
+  const m = x.child("model");
+  if (m === undefined) throw xmlError(`missing element <${x.path}/model>`);
+  const v: VideoDef = { model: m.enumAttr("type", VIDEO_MODELS) };
+  const vram = m.intAttr("vram", 0, U32);
+  if (vram !== undefined) v.vram = vram;
+  // libvirt's dumpxml always writes heads='1' primary='yes'; both are what we do anyway.
+  m.optEnumAttr("heads", ["1"]);
+  m.optEnumAttr("primary", ["yes"]);
+  m.finish();
+  const address = parsePciAddress(x);
+  if (address !== undefined) v.address = address;
+  x.finish();
+  return v;
+}
+
+function parseInput(x: XEl): InputDef {
+  const type = x.enumAttr("type", ["keyboard", "mouse", "tablet"]);
+  const input: InputDef = { type, bus: x.enumAttr("bus", ["ps2", "usb", "virtio"], type === "tablet" ? "usb" : "ps2") };
+  x.finish();
+  return input;
+}
+
+function parseCharDev(x: XEl, targetType: "isa-serial" | "serial"): CharDevDef {
+  const c: CharDevDef = { type: x.enumAttr("type", ["pty", "file"]), targetPort: 0 };
+  const src = x.child("source");
+  if (c.type === "file") {
+    if (src === undefined) throw xmlError(`missing element <${x.path}/source> for type 'file'`);
+    c.path = src.reqAttr("path");
+  } else src?.ignore("path"); // a pty's path is runtime state shown by dumpxml, not config
+  src?.finish();
+  const t = x.child("target");
+  if (t !== undefined) {
+    c.targetPort = t.intAttr("port", 0, 255) ?? 0;
+    t.optEnumAttr("type", [targetType]);
+    const model = t.child("model");
+    model?.enumAttr("name", ["isa-serial"]);
+    model?.finish();
+    t.finish();
+  }
+  x.finish();
+  return c;
+}
+
+function parseChannel(x: XEl): ChannelDef {
+  x.enumAttr("type", ["unix"]);
+  const t = x.child("target");
+  if (t === undefined) throw xmlError(`missing element <${x.path}/target>`);
+  t.enumAttr("type", ["virtio"]);
+  const ch: ChannelDef = { type: "unix", targetName: t.reqAttr("name") };
+  t.finish();
+  const src = x.child("source");
+  if (src !== undefined) {
+    src.enumAttr("mode", ["bind"], "bind");
+    const path = src.attr("path");
+    if (path !== undefined) ch.path = path;
+    src.finish();
+  }
+  x.finish();
+  return ch;
+}
+
+function parseMemballoon(x: XEl): MemballoonDef {
+  const mb: MemballoonDef = { model: x.enumAttr("model", ["virtio", "none"]) };
+  const stats = x.child("stats");
+  if (stats !== undefined) {
+    mb.statsPeriod = stats.reqIntAttr("period", 0, 0x7fffffff);
+    stats.finish();
+  }
+  const address = parsePciAddress(x);
+  if (address !== undefined) mb.address = address;
+  x.finish();
+  return mb;
+}
+
+function parseController(x: XEl): ControllerDef {
+  const type = x.enumAttr("type", CONTROLLER_TYPES);
+  const c: ControllerDef = { type, index: x.intAttr("index", 0, 255) ?? 0 };
+  const models = CONTROLLER_MODELS[type];
+  if (models.length > 0) {
+    const model = x.optEnumAttr("model", models);
+    if (model !== undefined) c.model = model;
+  }
+  const address = parsePciAddress(x);
+  if (address !== undefined) c.address = address;
+  x.finish();
+  return c;
+}
+
+function emptyDevices(): DevicesDef {
+  return { disks: [], interfaces: [], graphics: [], videos: [], inputs: [], serials: [], consoles: [], channels: [] };
+}
+
+/** Parses `<devices>`; an absent element gives empty lists. */
+export function parseDevices(d: XEl | undefined): DevicesDef {
+  const out = emptyDevices();
+  if (d === undefined) return out;
+  const emulator = d.childText("emulator");
+  if (emulator !== undefined) out.emulator = emulator;
+  out.disks = d.children("disk").map(parseDisk);
+  const controllers = d.children("controller").map(parseController);
+  if (controllers.length > 0) out.controllers = controllers;
+  out.interfaces = d.children("interface").map(parseInterface);
+  out.serials = d.children("serial").map((x) => parseCharDev(x, "isa-serial"));
+  out.consoles = d.children("console").map((x) => parseCharDev(x, "serial"));
+  out.channels = d.children("channel").map(parseChannel);
+  out.inputs = d.children("input").map(parseInput);
+  out.graphics = d.children("graphics").map(parseGraphics);
+  out.videos = d.children("video").map(parseVideo);
+  const mb = d.child("memballoon");
+  if (mb !== undefined) out.memballoon = parseMemballoon(mb);
+  d.finish();
+  return out;
+}
