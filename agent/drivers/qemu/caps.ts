@@ -4,7 +4,8 @@
  * per binary path + mtime so a package upgrade is noticed without restarting the agent.
  */
 import { constants as fsc } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { access, open, stat } from "node:fs/promises";
+import { delimiter, join } from "node:path";
 import { execa } from "execa";
 import { AgentError } from "../../model/errors.js";
 import type { MachineType, QemuCaps } from "./command.js";
@@ -97,6 +98,16 @@ async function runQemu(binary: string, args: string[]): Promise<string> {
   }
 }
 
+/** A bare name is looked up in PATH (what execa will run), so the cache key's mtime is the real file's. */
+async function resolveBinary(binary: string): Promise<string> {
+  if (binary.includes("/")) return binary;
+  for (const dir of (process.env["PATH"] ?? "").split(delimiter)) {
+    const p = join(dir, binary);
+    if (await access(p, fsc.X_OK).then(() => true, () => false)) return p;
+  }
+  throw new Error(`${binary} not found in PATH`);
+}
+
 const cache = new Map<string, { mtimeMs: number; caps: Promise<QemuCaps> }>();
 
 async function probeUncached(binary: string): Promise<QemuCaps> {
@@ -115,7 +126,7 @@ async function probeUncached(binary: string): Promise<QemuCaps> {
 export async function probeQemu(binary: string): Promise<QemuCaps> {
   let mtimeMs: number;
   try {
-    mtimeMs = (await stat(binary)).mtimeMs;
+    mtimeMs = (await stat(await resolveBinary(binary))).mtimeMs;
   } catch (e) {
     throw new AgentError("operation_failed", `QEMU binary ${binary} not found (Debian package qemu-system-x86)`, { component: "qemu", cause: e });
   }
