@@ -1,0 +1,209 @@
+/**
+ * The QEMU hypervisor driver: runs guests as detached QEMU processes it supervises over
+ * QMP, persists definitions under <stateDir>/qemu and re-adopts running guests from their
+ * status files after an agent restart.
+ *
+ * Decisions (libvirt compatible where libvirt decides):
+ * - A guest found dead at open() without a clean stop recorded (its status file is still
+ *   there) becomes shutoff/crashed and `stopped/crashed` is emitted.
+ * - undefine of a running guest makes it transient; it disappears when it stops.
+ * - reboot = ACPI powerdown whose SHUTDOWN is turned into system_reset + cont (libvirt's
+ *   "fake reboot"); reset = system_reset.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { EventBus } from "../../core/bus.js";
+import type { DomainStats, DomainView, StateStore } from "../../core/state-store.js";
+import type { DomainDef } from "../../model/domain-def.js";
+import * as domainXml from "../../model/domain-xml.js";
+import { AgentError } from "../../model/errors.js";
+import { isActive } from "../../model/state.js";
+import type { DefineResult, DriverInfo, HypervisorDriver, QKey, ShutdownOptions } from "../hypervisor.js";
+import { probeQemu } from "./caps.js";
+import { prepareDefinition } from "./define.js";
+import { GuestSupervisor } from "./supervisor.js";
+import { DefinitionStore } from "./persist.js";
+import { collectStats } from "./stats.js";
+import type { TapOpener } from "./start.js";
+
+export interface QemuDriverOptions {
+  store: StateStore;
+  bus: EventBus;
+  log: Logger;
+  stateDir: string;
+  runDir: string;
+  qemuBinary: string;
+  qmpTimeoutMs: number;
+  /** Opens the taps of a guest's interfaces (the network driver); absent: interfaces are refused at start. */
+  openTaps?: TapOpener;
+}
+
+export class QemuDriver implements HypervisorDriver {
+  readonly info: DriverInfo = { name: "qemu", hypervisorVersion: "unknown", domainTypes: ["qemu"] };
+  private readonly defs: DefinitionStore;
+  private readonly sup: GuestSupervisor;
+  private readonly qcodes = new Map<string, Promise<ReadonlySet<string>>>();
+
+  constructor(private readonly opts: QemuDriverOptions) {
+    this.defs = new DefinitionStore(opts.stateDir, opts.log);
+    this.sup = new GuestSupervisor({ ...opts, defs: this.defs });
+  }
+
+  async open(): Promise<void> {
+    await this.defs.ensureDirs();
+    const caps = await probeQemu(this.opts.qemuBinary);
+    const v = caps.version;
+    this.info.hypervisorVersion = `QEMU emulator version ${v.major}.${v.minor}.${v.micro}`;
+    this.info.domainTypes = caps.kvm ? ["qemu", "kvm"] : ["qemu"];
+    for (const p of await this.defs.loadAll()) this.sup.addInactive(p.def, p.autostart);
+    await this.sup.readoptAll();
+    for (const view of this.opts.store.listDomains()) {
+      if (!view.autostart || isActive(view.state)) continue;
+      await this.startDomain(view.uuid).catch((err: unknown) => this.opts.log.error({ err, domain: view.uuid }, "autostart failed"));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.sup.detachAll();
+  }
+
+  async defineDomain(xml: string): Promise<DefineResult> {
+    const parsed = domainXml.parse(xml);
+    const candidate: DomainDef = parsed.uuid ? parsed : { ...parsed, uuid: randomUUID() };
+    this.checkDuplicates(candidate);
+    const def = await prepareDefinition(candidate, this.opts.qemuBinary);
+    const prev = this.opts.store.getDomain(def.uuid);
+    await this.defs.save(def);
+    const view = this.sup.setDefinition(def);
+    this.sup.emit(view, "defined", prev ? "updated" : "added");
+    return { view, updated: prev !== undefined };
+  }
+
+  async undefineDomain(uuid: string): Promise<void> {
+    const v = this.sup.get(uuid);
+    if (!v.persistent) throw new AgentError("operation_invalid", `domain "${v.name}" is transient: it has no definition to remove`, { component: "qemu" });
+    await this.defs.remove(uuid);
+    this.sup.removeDefinition(uuid);
+    this.sup.emit(v, "undefined", "removed");
+  }
+
+  async startDomain(uuid: string, opts: { paused?: boolean } = {}): Promise<DomainView> {
+    return this.sup.start(uuid, opts.paused === true, this.opts.openTaps);
+  }
+
+  async shutdownDomain(uuid: string, opts: ShutdownOptions = {}): Promise<DomainView> {
+    return this.sup.shutdown(uuid, opts.timeoutMs);
+  }
+
+  async destroyDomain(uuid: string): Promise<DomainView> {
+    return this.sup.destroy(uuid, "destroyed");
+  }
+
+  async suspendDomain(uuid: string): Promise<DomainView> {
+    return this.sup.suspend(uuid);
+  }
+
+  async resumeDomain(uuid: string): Promise<DomainView> {
+    return this.sup.resume(uuid);
+  }
+
+  async rebootDomain(uuid: string): Promise<DomainView> {
+    return this.sup.reboot(uuid);
+  }
+
+  async resetDomain(uuid: string): Promise<DomainView> {
+    const rt = this.sup.requireRuntime(uuid);
+    await rt.proc.qmp.execute("system_reset");
+    return this.sup.get(uuid);
+  }
+
+  async setAutostart(uuid: string, on: boolean): Promise<DomainView> {
+    const v = this.sup.get(uuid);
+    if (!v.persistent) throw new AgentError("operation_invalid", `transient domain "${v.name}" cannot autostart`, { component: "qemu" });
+    await this.defs.setAutostart(uuid, on);
+    const next = { ...v, autostart: on };
+    this.opts.store.setDomain(next);
+    return next;
+  }
+
+  async getDomainXml(uuid: string, opts: { inactive?: boolean } = {}): Promise<string> {
+    return domainXml.format(this.getDomainDef(uuid, opts), { secure: false });
+  }
+
+  getDomainDef(uuid: string, opts: { inactive?: boolean } = {}): DomainDef {
+    const v = this.sup.get(uuid);
+    const rt = this.sup.runtime(uuid);
+    if (rt && opts.inactive !== true) return rt.status.def;
+    return v.def;
+  }
+
+  async sendKey(uuid: string, keys: QKey[], holdTimeMs: number): Promise<void> {
+    const rt = this.sup.requireRuntime(uuid);
+    const v = this.sup.get(uuid);
+    if (v.state === "paused") {
+      // QEMU accepts send-key while paused and silently drops the keys (DESIGN §3).
+      throw new AgentError("operation_invalid", `domain "${v.name}" is paused: keys sent to a paused guest are lost`, { component: "qemu" });
+    }
+    if (!Number.isInteger(holdTimeMs) || holdTimeMs < 0 || holdTimeMs > 60_000) {
+      throw new AgentError("invalid_arg", `hold time ${holdTimeMs} ms is out of range 0..60000`, { component: "qemu" });
+    }
+    await rt.proc.qmp.execute("send-key", { keys, "hold-time": holdTimeMs });
+  }
+
+  async supportedQcodes(uuid: string): Promise<ReadonlySet<string>> {
+    const rt = this.sup.requireRuntime(uuid);
+    const binary = rt.status.def.devices.emulator ?? this.opts.qemuBinary;
+    let hit = this.qcodes.get(binary);
+    if (!hit) {
+      hit = readQcodes(rt.proc.qmp);
+      this.qcodes.set(binary, hit);
+      hit.catch(() => this.qcodes.delete(binary));
+    }
+    return hit;
+  }
+
+  async getDomainStats(uuid: string, deadlineMs: number): Promise<DomainStats> {
+    const rt = this.sup.requireRuntime(uuid);
+    const s = rt.status;
+    const stats = await collectStats({ uuid, pid: s.pid, vcpuThreads: s.vcpuThreads, taps: s.taps, def: s.def, qmp: rt.proc.qmp }, deadlineMs);
+    this.opts.store.setStats(stats);
+    return stats;
+  }
+
+  private checkDuplicates(def: DomainDef): void {
+    const byName = this.opts.store.findDomain(def.name);
+    const byUuid = this.opts.store.getDomain(def.uuid);
+    if (byName && byName.name === def.name && byName.uuid !== def.uuid) {
+      throw new AgentError("domain.exists", `domain "${def.name}" already exists with uuid ${byName.uuid}`, { component: "qemu" });
+    }
+    if (byUuid && byUuid.name !== def.name) {
+      throw new AgentError("domain.exists", `domain with uuid ${def.uuid} already exists as "${byUuid.name}"`, { component: "qemu" });
+    }
+  }
+}
+
+interface SchemaEntry {
+  "meta-type": string;
+  name: string;
+  values?: string[];
+  members?: Array<{ name: string }>;
+}
+
+/** The QKeyCode enum of the running QEMU, from its QMP schema (names are masked there). */
+async function readQcodes(qmp: { execute<T>(c: string): Promise<T> }): Promise<ReadonlySet<string>> {
+  const schema = await qmp.execute<SchemaEntry[]>("query-qmp-schema");
+  // The schema hides type names behind numbers: find send-key's arg type → keys' array → KeyValue → qcode's enum.
+  const byName = new Map(schema.map((e) => [e.name, e]));
+  const cmd = byName.get("send-key") as unknown as { "arg-type": string } | undefined;
+  const args = cmd ? (byName.get(cmd["arg-type"]) as unknown as { members: Array<{ name: string; type: string }> } | undefined) : undefined;
+  const keysType = args?.members.find((m) => m.name === "keys")?.type;
+  const arr = keysType ? (byName.get(keysType) as unknown as { "element-type": string } | undefined) : undefined;
+  const keyValue = arr ? (byName.get(arr["element-type"]) as unknown as { variants?: Array<{ case: string; type: string }> } | undefined) : undefined;
+  const qcodeWrapper = keyValue?.variants?.find((v) => v.case === "qcode")?.type;
+  const wrapper = qcodeWrapper ? (byName.get(qcodeWrapper) as unknown as { members: Array<{ name: string; type: string }> } | undefined) : undefined;
+  const enumType = wrapper?.members.find((m) => m.name === "data")?.type;
+  const en = enumType ? byName.get(enumType) : undefined;
+  const names = en?.members?.map((m) => m.name) ?? en?.values;
+  if (!names || names.length === 0) throw new AgentError("operation_failed", "QKeyCode enum not found in query-qmp-schema", { component: "qemu" });
+  return new Set(names);
+}

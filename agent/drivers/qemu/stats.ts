@@ -1,0 +1,151 @@
+/**
+ * Fresh statistics of a running guest: CPU from /proc, block and balloon from QMP, taps
+ * from /sys. All sources run in parallel and race the caller's deadline.
+ */
+import { readFile } from "node:fs/promises";
+import type { BlockStats, DomainStats, InterfaceStats, VcpuStats } from "../../core/state-store.js";
+import type { DomainDef } from "../../model/domain-def.js";
+import { AgentError } from "../../model/errors.js";
+import type { QmpClient } from "./qmp.js";
+
+/** Linux's USER_HZ: /proc times are in 1/100 s on every architecture we run on. */
+const TICK_NS = 10_000_000;
+
+export interface StatsSource {
+  uuid: string;
+  pid: number;
+  vcpuThreads: number[];
+  taps: string[];
+  def: DomainDef;
+  qmp: QmpClient;
+}
+
+/**
+ * Collects stats; settles by `deadlineMs` (wall clock) or throws operation_timeout.
+ * @throws AgentError operation_timeout, operation_failed (QMP refused).
+ */
+export async function collectStats(src: StatsSource, deadlineMs: number): Promise<DomainStats> {
+  const left = deadlineMs - Date.now();
+  if (left <= 0) throw timeoutError(src.uuid);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timeoutError(src.uuid)), left);
+  });
+  try {
+    return await Promise.race([gather(src, left), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function gather(src: StatsSource, qmpTimeoutMs: number): Promise<DomainStats> {
+  const t0 = performance.now();
+  const blocksP = src.qmp.execute<QmpBlockStats[]>("query-blockstats", undefined, qmpTimeoutMs);
+  const balloonP = src.qmp.execute<{ actual: number }>("query-balloon", undefined, qmpTimeoutMs).catch(() => undefined);
+  const [cpu, vcpus, rssKiB, interfaces, rawBlocks] = await Promise.all([
+    readCpu(src.pid),
+    Promise.all(src.vcpuThreads.map((tid, id) => readVcpu(src.pid, tid, id))),
+    readRssKiB(src.pid),
+    Promise.all(src.taps.map((t, i) => readTap(t, src.def.devices.interfaces[i]?.mac))),
+    blocksP,
+  ]);
+  const qmpLatencyMs = performance.now() - t0;
+  const balloon = await balloonP;
+  const memory: Record<string, number> = {};
+  if (balloon) memory.actual_balloon = Math.round(balloon.actual / 1024);
+  if (rssKiB !== undefined) memory.rss = rssKiB;
+  return {
+    uuid: src.uuid,
+    collectedAt: Date.now(),
+    cpuTimeNs: cpu.userNs + cpu.systemNs,
+    userTimeNs: cpu.userNs,
+    systemTimeNs: cpu.systemNs,
+    vcpus,
+    memory,
+    blocks: mapBlocks(rawBlocks, src.def),
+    interfaces,
+    qmpLatencyMs,
+  };
+}
+
+function timeoutError(uuid: string): AgentError {
+  return new AgentError("operation_timeout", `stats of domain ${uuid} not collected before the deadline`, { component: "qemu" });
+}
+
+/** Fields after the ')' closing comm; index 0 is field 3 (state). */
+function statFields(text: string): string[] {
+  return text.slice(text.lastIndexOf(")") + 2).split(" ");
+}
+
+async function readCpu(pid: number): Promise<{ userNs: number; systemNs: number }> {
+  const f = statFields(await readFile(`/proc/${pid}/stat`, "utf8"));
+  // utime and stime are fields 14 and 15.
+  return { userNs: Number(f[11]) * TICK_NS, systemNs: Number(f[12]) * TICK_NS };
+}
+
+async function readVcpu(pid: number, tid: number, id: number): Promise<VcpuStats> {
+  try {
+    // schedstat: time on cpu (ns), time waiting on a runqueue (ns), timeslices.
+    const [run, wait] = (await readFile(`/proc/${pid}/task/${tid}/schedstat`, "utf8")).trim().split(" ").map(Number);
+    const f = statFields(await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8"));
+    const ticksNs = (Number(f[11]) + Number(f[12])) * TICK_NS;
+    return { id, threadId: tid, state: 1, timeNs: run ?? ticksNs, waitNs: wait ?? 0 };
+  } catch {
+    return { id, threadId: tid, state: 0, timeNs: 0 };
+  }
+}
+
+async function readRssKiB(pid: number): Promise<number | undefined> {
+  const text = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+async function readTap(tap: string, mac: string | undefined): Promise<InterfaceStats> {
+  const rd = async (n: string) => Number((await readFile(`/sys/class/net/${tap}/statistics/${n}`, "utf8").catch(() => "0")).trim());
+  const [rxB, rxP, rxE, rxD, txB, txP, txE, txD] = await Promise.all(
+    ["rx_bytes", "rx_packets", "rx_errors", "rx_dropped", "tx_bytes", "tx_packets", "tx_errors", "tx_dropped"].map(rd),
+  );
+  // The tap's counters are the host's view: what the host transmits, the guest receives.
+  const s = { device: tap, rxBytes: txB!, rxPackets: txP!, rxErrs: txE!, rxDrop: txD!, txBytes: rxB!, txPackets: rxP!, txErrs: rxE!, txDrop: rxD! };
+  return mac === undefined ? s : { ...s, mac };
+}
+
+interface QmpBlockStats {
+  device: string;
+  qdev?: string;
+  node_name?: string;
+  stats: {
+    rd_operations: number;
+    rd_bytes: number;
+    wr_operations: number;
+    wr_bytes: number;
+    flush_operations: number;
+    rd_total_time_ns: number;
+    wr_total_time_ns: number;
+    failed_rd_operations?: number;
+    failed_wr_operations?: number;
+    failed_flush_operations?: number;
+  };
+}
+
+/** Names QMP's entries by the disk's target dev where the ids mention it. */
+function mapBlocks(raw: QmpBlockStats[], def: DomainDef): BlockStats[] {
+  return raw.map((b) => {
+    const ids = `${b.device} ${b.qdev ?? ""} ${b.node_name ?? ""}`;
+    const disk = def.devices.disks.find((d) => new RegExp(`\\b${d.target.dev}\\b`).test(ids));
+    const s = b.stats;
+    const out: BlockStats = {
+      device: disk?.target.dev ?? (b.device || b.qdev || "unknown"),
+      rdReqs: s.rd_operations,
+      rdBytes: s.rd_bytes,
+      wrReqs: s.wr_operations,
+      wrBytes: s.wr_bytes,
+      flushReqs: s.flush_operations,
+      rdTotalTimeNs: s.rd_total_time_ns,
+      wrTotalTimeNs: s.wr_total_time_ns,
+      errors: (s.failed_rd_operations ?? 0) + (s.failed_wr_operations ?? 0) + (s.failed_flush_operations ?? 0),
+    };
+    return disk?.source === undefined ? out : { ...out, path: disk.source };
+  });
+}

@@ -1,0 +1,143 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { statusPath } from "../../../agent/drivers/qemu/status.js";
+import { AgentError } from "../../../agent/model/errors.js";
+import { guestXml, makeDriver, type DriverFixture } from "./driver-fixture.js";
+import { isAlive, makeTempDirs, PidTracker, requireQemu, type TempDirs } from "./helpers.js";
+
+describe("QemuDriver lifecycle with real QEMU (TCG, diskless SeaBIOS guests)", () => {
+  let dirs: TempDirs;
+  let fx: DriverFixture;
+  const pids = new PidTracker();
+
+  beforeAll(async () => {
+    requireQemu();
+    dirs = makeTempDirs("vb-life-");
+    fx = makeDriver(dirs);
+    await fx.driver.open();
+  });
+  afterEach(() => pids.killAll());
+  afterAll(async () => {
+    await fx?.driver.close();
+    pids.killAll();
+    dirs?.cleanup();
+  });
+
+  async function defineAndStart(name: string, paused = false) {
+    const { view } = await fx.driver.defineDomain(guestXml(name));
+    const started = await fx.driver.startDomain(view.uuid, { paused });
+    pids.add(started.pid);
+    return started;
+  }
+
+  it("runs define, start, suspend, resume, shutdown-with-timeout, start, destroy, undefine with events in order", async () => {
+    const { view } = await fx.driver.defineDomain(guestXml("life1"));
+    expect(view.def.os.machine).toMatch(/^pc-i440fx-/);
+    const uuid = view.uuid;
+    const xmlPath = join(dirs.stateDir, "qemu", `${uuid}.xml`);
+    expect((await import("node:fs")).statSync(xmlPath).mode & 0o777).toBe(0o600);
+
+    const run = await fx.driver.startDomain(uuid);
+    pids.add(run.pid);
+    expect(run).toMatchObject({ state: "running", reason: "booted", id: expect.any(Number) });
+    expect(JSON.parse(readFileSync(statusPath(dirs.runDir, uuid), "utf8"))).toMatchObject({ pid: run.pid, state: "running", vcpuThreads: [expect.any(Number)] });
+
+    expect(await fx.driver.suspendDomain(uuid)).toMatchObject({ state: "paused", reason: "user" });
+    expect(await fx.driver.resumeDomain(uuid)).toMatchObject({ state: "running", reason: "unpaused" });
+    // SeaBIOS without an OS ignores the ACPI request: the timeout turns it into a destroy.
+    expect(await fx.driver.shutdownDomain(uuid, { timeoutMs: 300 })).toMatchObject({ state: "shutoff", reason: "destroyed" });
+    expect(isAlive(run.pid!)).toBe(false);
+    expect(existsSync(statusPath(dirs.runDir, uuid))).toBe(false);
+
+    const run2 = await fx.driver.startDomain(uuid);
+    pids.add(run2.pid);
+    expect(run2.id).toBeGreaterThan(run.id!);
+    expect(await fx.driver.destroyDomain(uuid)).toMatchObject({ state: "shutoff", reason: "destroyed" });
+    await fx.driver.undefineDomain(uuid);
+    expect(fx.store.getDomain(uuid)).toBeUndefined();
+    expect(existsSync(xmlPath)).toBe(false);
+
+    expect(fx.eventsOf(uuid)).toEqual([
+      "defined/added",
+      "started/booted",
+      "suspended/paused",
+      "resumed/unpaused",
+      "stopped/destroyed",
+      "started/booted",
+      "stopped/destroyed",
+      "undefined/removed",
+    ]);
+  });
+
+  it("reports kill -9 of QEMU as shutoff/crashed within one second", async () => {
+    const v = await defineAndStart("crash1");
+    const t0 = Date.now();
+    const crashed = fx.bus.waitFor("domain.lifecycle", (p) => p.uuid === v.uuid && p.event === "stopped", 1000);
+    process.kill(v.pid!, "SIGKILL");
+    const ev = await crashed;
+    expect(ev.payload).toMatchObject({ detail: "crashed", state: "shutoff", reason: "crashed" });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(fx.store.getDomain(v.uuid)).toMatchObject({ state: "shutoff", reason: "crashed" });
+    expect(fx.store.getDomain(v.uuid)?.pid).toBeUndefined();
+    expect(existsSync(statusPath(dirs.runDir, v.uuid))).toBe(false);
+  });
+
+  it("starts paused on request and emits started then suspended", async () => {
+    const v = await defineAndStart("paused1", true);
+    expect(v).toMatchObject({ state: "paused", reason: "user" });
+    expect(fx.eventsOf(v.uuid)).toEqual(["defined/added", "started/booted", "suspended/paused"]);
+    await fx.driver.destroyDomain(v.uuid);
+  });
+
+  it("refuses send-key to a paused guest because QEMU would drop the keys", async () => {
+    const v = await defineAndStart("keys1", true);
+    const err = await fx.driver.sendKey(v.uuid, [{ type: "qcode", data: "a" }], 10).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "operation_invalid" });
+    expect((err as AgentError).message).toContain("keys sent to a paused guest are lost");
+    await fx.driver.resumeDomain(v.uuid);
+    await fx.driver.sendKey(v.uuid, [{ type: "qcode", data: "ctrl" }, { type: "qcode", data: "a" }], 10);
+    await fx.driver.destroyDomain(v.uuid);
+  });
+
+  it("lists the running QEMU's QKeyCode names from its QMP schema", async () => {
+    const v = await defineAndStart("qcodes1");
+    const codes = await fx.driver.supportedQcodes(v.uuid);
+    expect(codes.has("ctrl")).toBe(true);
+    expect(codes.has("kp_enter")).toBe(true);
+    expect(codes.has("no_such_key")).toBe(false);
+    expect(codes.size).toBeGreaterThan(100);
+    await fx.driver.destroyDomain(v.uuid);
+  });
+
+  it("collects cpu, vcpu and memory stats from /proc and QMP before the deadline", async () => {
+    const v = await defineAndStart("stats1");
+    await new Promise((r) => setTimeout(r, 300));
+    const s = await fx.driver.getDomainStats(v.uuid, Date.now() + 2000);
+    expect(s.cpuTimeNs).toBeGreaterThan(0);
+    expect(s.vcpus).toHaveLength(1);
+    expect(s.vcpus[0]?.timeNs).toBeGreaterThan(0);
+    expect(s.memory.rss).toBeGreaterThan(1000);
+    expect(s.qmpLatencyMs).toBeGreaterThanOrEqual(0);
+    await expect(fx.driver.getDomainStats(v.uuid, Date.now() - 1)).rejects.toMatchObject({ code: "operation_timeout" });
+    await fx.driver.destroyDomain(v.uuid);
+  });
+
+  it("shows the live id in running XML and the persistent definition when inactive", async () => {
+    const v = await defineAndStart("xml1");
+    const live = await fx.driver.getDomainXml(v.uuid);
+    expect(live).toContain("<name>xml1</name>");
+    expect(fx.driver.getDomainDef(v.uuid).uuid).toBe(v.uuid);
+    await fx.driver.destroyDomain(v.uuid);
+    expect(await fx.driver.getDomainXml(v.uuid, { inactive: true })).toContain(`<uuid>${v.uuid}</uuid>`);
+  });
+
+  it("keeps a guest running after undefine as transient and forgets it when it stops", async () => {
+    const v = await defineAndStart("transient1");
+    await fx.driver.undefineDomain(v.uuid);
+    expect(fx.store.getDomain(v.uuid)).toMatchObject({ state: "running", persistent: false });
+    await fx.driver.destroyDomain(v.uuid);
+    expect(fx.store.getDomain(v.uuid)).toBeUndefined();
+    expect(fx.eventsOf(v.uuid).slice(-2)).toEqual(["undefined/removed", "stopped/destroyed"]);
+  });
+});
