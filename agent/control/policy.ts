@@ -13,9 +13,9 @@ export interface RoleDef {
 }
 
 export interface PolicyConfig {
-  roles: Record<string, RoleDef>;
+  roles: Record<string, RoleDef | undefined>;
   /** user → role names. The key "local" applies to every CLI-socket caller. */
-  users: Record<string, string[]>;
+  users: Record<string, string[] | undefined>;
 }
 
 export const BUILTIN_ROLES: Record<string, RoleDef> = {
@@ -54,12 +54,13 @@ export class Policy {
 
   constructor(private readonly config: PolicyConfig = DEFAULT_POLICY) {
     for (const [name, def] of Object.entries({ ...BUILTIN_ROLES, ...config.roles })) {
+      if (!def) continue;
       const role: CompiledRole = { ops: def.ops.map(globToRegExp) };
       if (def.domains) role.domains = def.domains.map(globToRegExp);
       this.roles.set(name, role);
     }
     for (const [user, names] of Object.entries(config.users)) {
-      for (const n of names) {
+      for (const n of names ?? []) {
         if (!this.roles.has(n)) throw new AgentError("invalid_arg", `authz.users.${user}: unknown role "${n}"`, { component: "config" });
       }
     }
