@@ -2,6 +2,7 @@
  * THE command table, shared by the CLI socket, AMQP and SNMP SET. Each group lives in
  * handlers/; this file only composes them, so adding a group is one line here.
  */
+import { BUS_COMMANDS } from "./handlers/bus.js";
 import { DOMAIN_COMMANDS } from "./handlers/domain.js";
 import { HOST_COMMANDS } from "./handlers/host.js";
 import type { CommandSpec } from "./types.js";
@@ -9,6 +10,7 @@ import type { CommandSpec } from "./types.js";
 export const COMMANDS = {
   ...HOST_COMMANDS,
   ...DOMAIN_COMMANDS,
+  ...BUS_COMMANDS,
 } satisfies Record<string, CommandSpec<any, unknown>>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export type CommandName = keyof typeof COMMANDS;

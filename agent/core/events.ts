@@ -42,11 +42,18 @@ export interface AgentStatus {
   version: string;
 }
 
+/** A request for a full state snapshot on the bus (the `host.resync` command). */
+export interface HostResync {
+  requestedBy: string;
+  commandId?: string;
+}
+
 export interface AgentEvents {
   "domain.lifecycle": DomainLifecycle;
   "network.lifecycle": NetworkLifecycle;
   "command.audit": CommandAudit;
   "agent.status": AgentStatus;
+  "host.resync": HostResync;
 }
 
 export type EventName = keyof AgentEvents;

@@ -1,0 +1,223 @@
+/**
+ * The fleet client: what controllers (and `virtbus --bus`) use to command agents over the
+ * bus and follow their events and snapshots. Replies come back on an exclusive,
+ * server-named queue bound on the reply exchange with its own name as the routing key.
+ */
+import { randomUUID } from "node:crypto";
+import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
+import { connect } from "amqplib";
+import { AgentError, isErrorCode } from "../../model/errors.js";
+import { WIRE_VERSION, type ReplyBody } from "./codec.js";
+import { loadConnectionSettings, type AmqpConfig } from "./connection.js";
+import { declareExchanges, topologyNames, type TopologyNames } from "./topology.js";
+
+export interface FleetClientOptions {
+  url: string;
+  username?: string;
+  password_file?: string;
+  tls?: AmqpConfig["tls"];
+  prefix?: string;
+  /** Default time to wait for a final reply. */
+  timeoutMs?: number;
+}
+
+export interface CallOptions {
+  /** Defaults to the connection's user: RabbitMQ refuses any other user_id. */
+  user?: string | null;
+  /** Absolute ms; also sent as the broker `expiration`. */
+  deadline?: number;
+  commandId?: string;
+  idempotencyKey?: string;
+  timeoutMs?: number;
+  /** Called for an `accepted` reply of a long command. */
+  onAccepted?: (r: ReplyBody) => void;
+}
+
+/** A wire event or snapshot as received. */
+export interface WireEvent {
+  routingKey: string;
+  v: number;
+  event_id: string;
+  event_type: string;
+  host: string;
+  epoch: string;
+  seq: number;
+  time: string;
+  payload: Record<string, unknown>;
+}
+
+interface Pending {
+  resolve(r: ReplyBody): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+  onAccepted?: (r: ReplyBody) => void;
+}
+
+export class FleetClient {
+  private readonly pending = new Map<string, Pending>();
+  private replyQueue = "";
+
+  private constructor(
+    private readonly conn: ChannelModel,
+    private readonly ch: Channel,
+    readonly names: TopologyNames,
+    readonly username: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** @throws AgentError config errors; operation_failed when the broker is unreachable. */
+  static async connect(o: FleetClientOptions): Promise<FleetClient> {
+    const s = loadConnectionSettings({ url: o.url, username: o.username ?? "guest", password_file: o.password_file, tls: o.tls, heartbeat_s: 15, reconnect_max_ms: 1000 });
+    let conn: ChannelModel;
+    try {
+      conn = await connect(s.target, s.socket);
+    } catch (e) {
+      throw new AgentError("operation_failed", `cannot connect to ${s.display}: ${(e as Error).message}`, { component: "amqp", cause: e });
+    }
+    conn.on("error", () => undefined); // a close follows; pending calls fail then
+    const ch = await conn.createChannel();
+    const names = topologyNames(o.prefix ?? "virtbus", "_");
+    await declareExchanges(ch, names);
+    const client = new FleetClient(conn, ch, names, s.target.username ?? "guest", o.timeoutMs ?? 30_000);
+    await client.openReplyQueue();
+    conn.on("close", () => client.failAll(new AgentError("operation_failed", "broker connection closed", { component: "amqp" })));
+    return client;
+  }
+
+  private async openReplyQueue(): Promise<void> {
+    const q = await this.ch.assertQueue("", { exclusive: true, autoDelete: true, durable: false });
+    this.replyQueue = q.queue;
+    await this.ch.bindQueue(q.queue, this.names.reply, q.queue);
+    await this.ch.consume(q.queue, (m) => m && this.onReply(m), { noAck: true });
+  }
+
+  /** Sends a command and resolves with its final reply, whatever its status. */
+  call(host: string, op: string, args: Record<string, unknown> = {}, o: CallOptions = {}): Promise<ReplyBody> {
+    const commandId = o.commandId ?? randomUUID();
+    const target: Record<string, string> = { host };
+    const rest = { ...args };
+    for (const k of ["domain", "network"] as const) {
+      if (typeof rest[k] === "string") {
+        target[k] = rest[k] as string;
+        delete rest[k];
+      }
+    }
+    const body = { v: WIRE_VERSION, command_id: commandId, op, target, args: rest, issued_at: new Date().toISOString(), ...(o.deadline ? { deadline: o.deadline } : {}), ...(o.idempotencyKey ? { idempotency_key: o.idempotencyKey } : {}) };
+    return new Promise((resolve, reject) => {
+      const timeoutMs = o.timeoutMs ?? this.timeoutMs;
+      const timer = setTimeout(() => {
+        this.pending.delete(commandId);
+        reject(new AgentError("operation_timeout", `no reply to ${op} from ${host} within ${timeoutMs} ms`, { component: "amqp" }));
+      }, timeoutMs);
+      this.pending.set(commandId, { resolve, reject, timer, ...(o.onAccepted ? { onAccepted: o.onAccepted } : {}) });
+      this.publishCommand(host, commandId, body, o);
+    });
+  }
+
+  /** Like call() but returns the result of an `ok` and throws AgentError for anything else. */
+  async invoke(host: string, op: string, args: Record<string, unknown> = {}, o: CallOptions = {}): Promise<unknown> {
+    const r = await this.call(host, op, args, o);
+    if (r.status === "ok") return r.result;
+    const code = r.error && isErrorCode(r.error.code) ? r.error.code : "internal";
+    throw new AgentError(code, r.error?.message ?? `command ${r.status}`, { component: "amqp", details: { status: r.status } });
+  }
+
+  private publishCommand(host: string, commandId: string, body: unknown, o: CallOptions): void {
+    const user = o.user === undefined ? this.username : o.user;
+    const ttl = o.deadline === undefined ? undefined : Math.max(1, o.deadline - Date.now());
+    this.ch.publish(this.names.cmd, host === "*" ? this.names.allKey : `host.${host}`, Buffer.from(JSON.stringify(body)), {
+      contentType: "application/json",
+      messageId: commandId,
+      correlationId: commandId,
+      replyTo: this.replyQueue,
+      timestamp: Math.floor(Date.now() / 1000),
+      type: "command",
+      appId: "virtbus-client",
+      persistent: true,
+      ...(user === null ? {} : { userId: user }),
+      ...(ttl === undefined ? {} : { expiration: String(ttl) }),
+    });
+  }
+
+  private onReply(m: ConsumeMessage): void {
+    let r: ReplyBody;
+    try {
+      r = JSON.parse(m.content.toString("utf8")) as ReplyBody;
+    } catch {
+      return;
+    }
+    const id = r.in_reply_to ?? (typeof m.properties.correlationId === "string" ? m.properties.correlationId : "");
+    const p = this.pending.get(id);
+    if (!p) return;
+    if (r.status === "accepted") return void p.onAccepted?.(r);
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    p.resolve(r);
+  }
+
+  /** Follows events (`ev.<host>.#` patterns) and/or snapshots (`st.*.snapshot`) until the returned stop(). */
+  async subscribe(bindings: { exchange: "events" | "state"; pattern: string }[], onEvent: (e: WireEvent) => void): Promise<() => Promise<void>> {
+    const ch = await this.conn.createChannel();
+    const q = await ch.assertQueue("", { exclusive: true, autoDelete: true, durable: false });
+    for (const b of bindings) await ch.bindQueue(q.queue, b.exchange === "events" ? this.names.events : this.names.state, b.pattern);
+    const { consumerTag } = await ch.consume(q.queue, (m) => {
+      if (!m) return;
+      try {
+        onEvent({ routingKey: m.fields.routingKey, ...(JSON.parse(m.content.toString("utf8")) as Omit<WireEvent, "routingKey">) });
+      } catch {
+        // not ours to judge: a foreign or broken message on a topic we listen to
+      }
+    }, { noAck: true });
+    return async () => {
+      await ch.cancel(consumerTag).catch(() => undefined);
+      await ch.close().catch(() => undefined);
+    };
+  }
+
+  /** Asks every agent (or `hosts`) for a snapshot and collects the newest one per host for `waitMs`. */
+  async collectSnapshots(waitMs: number, hosts: string[] = ["*"]): Promise<Map<string, WireEvent>> {
+    const latest = new Map<string, WireEvent>();
+    const stop = await this.subscribe([{ exchange: "state", pattern: "st.*.snapshot" }], (e) => {
+      const prev = latest.get(e.host);
+      if (!prev || prev.epoch !== e.epoch || prev.seq < e.seq) latest.set(e.host, e);
+    });
+    try {
+      await Promise.all(hosts.map((h) => this.call(h, "host.resync", {}, { timeoutMs: waitMs }).catch(() => undefined)));
+      await new Promise((r) => setTimeout(r, Math.min(waitMs, 300)));
+    } finally {
+      await stop();
+    }
+    return latest;
+  }
+
+  async close(): Promise<void> {
+    this.failAll(new AgentError("operation_failed", "client closed", { component: "amqp" }));
+    await this.conn.close().catch(() => undefined);
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(e);
+    }
+    this.pending.clear();
+  }
+}
+
+/** Follows (epoch, seq) per host: reports gaps, and drops repeats (at-least-once delivery). */
+export class SeqTracker {
+  private readonly last = new Map<string, { epoch: string; seq: number }>();
+
+  /** `gap` is the number of missing seqs before this one; `repeat` means already seen. */
+  observe(e: Pick<WireEvent, "host" | "epoch" | "seq">): { gap: number; repeat: boolean; newEpoch: boolean } {
+    const prev = this.last.get(e.host);
+    if (!prev || prev.epoch !== e.epoch) {
+      this.last.set(e.host, { epoch: e.epoch, seq: e.seq });
+      return { gap: 0, repeat: false, newEpoch: prev !== undefined };
+    }
+    if (e.seq <= prev.seq) return { gap: 0, repeat: true, newEpoch: false };
+    const gap = e.seq - prev.seq - 1;
+    prev.seq = e.seq;
+    return { gap, repeat: false, newEpoch: false };
+  }
+}

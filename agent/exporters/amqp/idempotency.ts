@@ -1,0 +1,126 @@
+/**
+ * Remembers commands by (user, idempotency_key ?? command_id) ON DISK, so a redelivered or
+ * repeated command is answered `duplicate` with the first result instead of running twice,
+ * also after an agent restart.
+ *
+ * Storage: <state_dir>/amqp/idempotency.jsonl, an append-only journal of `begin` and
+ * `done` records, replayed into a bounded LRU map at start and compacted (rewritten with
+ * the live entries, fsync'ed, renamed) when it holds twice the bound.
+ *
+ * Crash rule (documented in the README of this folder): a `begin` for a mutating command
+ * is fsync'ed before the handler runs. If the agent dies before `done` is written, a
+ * redelivery finds the entry "in progress" from an earlier run and is answered
+ * `duplicate` with error `operation_failed` "outcome unknown" instead of running again
+ * blindly: the controller checks the guest's state (a snapshot or domain.info) and
+ * re-issues with a new command_id if it still wants the change.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { ReplyCore } from "./codec.js";
+
+export interface IdemEntry {
+  state: "in_progress" | "done";
+  reply?: ReplyCore;
+  /** Wall-clock ms of the first delivery. */
+  at: number;
+}
+
+interface JournalLine {
+  k: string;
+  s: IdemEntry["state"];
+  r?: ReplyCore;
+  at: number;
+}
+
+export class IdempotencyStore {
+  private readonly map = new Map<string, IdemEntry>();
+  private fd: number;
+  private lines = 0;
+
+  private constructor(
+    private readonly path: string,
+    private readonly max: number,
+  ) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.replay();
+    this.fd = openSync(path, "a", 0o600);
+  }
+
+  static open(dir: string, max: number): IdempotencyStore {
+    return new IdempotencyStore(join(dir, "idempotency.jsonl"), max);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(key: string): IdemEntry | undefined {
+    const e = this.map.get(key);
+    if (e) {
+      this.map.delete(key); // LRU: a hit moves to the young end
+      this.map.set(key, e);
+    }
+    return e;
+  }
+
+  /** Marks a command as started; `durable` fsyncs the record first (mutating commands). */
+  begin(key: string, durable: boolean): void {
+    const entry: IdemEntry = { state: "in_progress", at: Date.now() };
+    this.put(key, entry);
+    this.write({ k: key, s: entry.state, at: entry.at });
+    if (durable) fsyncSync(this.fd);
+  }
+
+  finish(key: string, reply: ReplyCore): void {
+    const at = this.map.get(key)?.at ?? Date.now();
+    this.put(key, { state: "done", reply, at });
+    this.write({ k: key, s: "done", r: reply, at });
+  }
+
+  close(): void {
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+  }
+
+  private put(key: string, e: IdemEntry): void {
+    this.map.delete(key);
+    this.map.set(key, e);
+    while (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+  }
+
+  private write(line: JournalLine): void {
+    writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    if (++this.lines > 2 * this.max) this.compact();
+  }
+
+  private compact(): void {
+    const tmp = `${this.path}.tmp`;
+    const fd = openSync(tmp, "w", 0o600);
+    for (const [k, e] of this.map) writeSync(fd, `${JSON.stringify({ k, s: e.state, r: e.reply, at: e.at })}\n`);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, this.path);
+    closeSync(this.fd);
+    this.fd = openSync(this.path, "a", 0o600);
+    this.lines = this.map.size;
+  }
+
+  private replay(): void {
+    let text = "";
+    try {
+      text = readFileSync(this.path, "utf8");
+    } catch {
+      return;
+    }
+    for (const raw of text.split("\n")) {
+      if (raw === "") continue;
+      try {
+        const l = JSON.parse(raw) as JournalLine;
+        this.put(l.k, l.r === undefined ? { state: l.s, at: l.at } : { state: l.s, reply: l.r, at: l.at });
+        this.lines++;
+      } catch {
+        // a torn last line from a crash mid-write: that command's record is simply absent
+      }
+    }
+  }
+}
