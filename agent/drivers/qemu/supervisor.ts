@@ -179,6 +179,7 @@ export class GuestSupervisor {
   /** A status file whose QEMU died while no agent watched: shutoff, crashed unless it was shutting down. */
   async foundDead(st: GuestStatus): Promise<void> {
     await this.removeRuntimeFiles(st.uuid);
+    this.nextId = Math.max(this.nextId, st.id + 1);
     const stop = st.state === "shutdown" ? "shutdown" : "crashed";
     const prev = this.o.store.getDomain(st.uuid);
     const last: DomainView = { ...(prev ?? inactiveView(st.def, false)), state: "shutoff", reason: stop, stateChangedAt: Date.now() };
