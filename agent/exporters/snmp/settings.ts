@@ -1,0 +1,43 @@
+/**
+ * The `snmp` config section as the exporter consumes it (snake_case, as in
+ * config/agent.schema.json, whose defaults ajv has already filled in).
+ */
+export interface SnmpUser {
+  name: string;
+  auth_protocol: "sha" | "sha256" | "sha512";
+  auth_key: string;
+  priv_protocol: "aes" | "aes256b" | "aes256r";
+  priv_key: string;
+  access: "read" | "write";
+}
+
+export interface SnmpSink {
+  host: string;
+  port: number;
+  version: "2c" | "3";
+  community?: string;
+  user?: string;
+  inform: boolean;
+}
+
+export interface SnmpSettings {
+  enabled: boolean;
+  mode: "standalone" | "agentx";
+  listen: { address: string; port: number };
+  communities: { name: string; allow_remote: boolean }[];
+  users: SnmpUser[];
+  engine_id?: string;
+  cache_ms: number;
+  set_deadline_ms: number;
+  agentx: { host: string; port: number; reconnect_ms: number; caller: string };
+  notifications: {
+    per_vm: boolean;
+    bulk: boolean;
+    /** More changes than this within one window become one bulk notification. */
+    bulk_threshold: number;
+    window_ms: number;
+    retries: number;
+    timeout_ms: number;
+    sinks: SnmpSink[];
+  };
+}

@@ -1,0 +1,44 @@
+/** Runs the real Net-SNMP command-line tools against the agent (no shell, argv only). */
+import { execa } from "execa";
+import { existsSync } from "node:fs";
+
+const PACKAGE_OF: Record<string, string> = {
+  snmpget: "snmp",
+  snmpwalk: "snmp",
+  snmpbulkwalk: "snmp",
+  snmpset: "snmp",
+  snmptable: "snmp",
+  snmptrapd: "snmptrapd",
+  snmpd: "snmpd",
+};
+
+/** Fails (never skips) with the Debian package to install when a tool is missing. */
+export function requireTool(tool: string): string {
+  for (const dir of ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]) {
+    if (existsSync(`${dir}/${tool}`)) return `${dir}/${tool}`;
+  }
+  throw new Error(`${tool} not found: install the Debian package "${PACKAGE_OF[tool] ?? tool}"`);
+}
+
+/** No MIB files are loaded: output is numeric, so the test does not depend on SMI modules. */
+export const NUMERIC = ["-m", "", "-M", "/nonexistent", "-On", "-Oe", "-Ot", "-Oq", "-r", "1", "-t", "3"];
+
+export async function snmp(tool: string, args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  const bin = requireTool(tool);
+  const r = await execa(bin, [...NUMERIC, ...args], { reject: false, timeout: 30_000, env: { MIBS: "", SNMPCONFPATH: "/nonexistent" } });
+  return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
+}
+
+/** "oid value" lines into a map. */
+export function parseLines(stdout: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of stdout.split("\n")) {
+    const i = line.indexOf(" ");
+    if (i > 0) m.set(line.slice(0, i).replace(/^\./, ""), line.slice(i + 1).replace(/^"|"$/g, ""));
+  }
+  return m;
+}
+
+export function v3Args(user: string, authKey: string, privKey: string): string[] {
+  return ["-v3", "-l", "authPriv", "-u", user, "-a", "SHA-256", "-A", authKey, "-x", "AES", "-X", privKey];
+}
