@@ -1,0 +1,101 @@
+import { connect } from "amqplib";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { FleetClient, type WireEvent } from "../../../agent/exporters/amqp/client.js";
+import { BROKER, CutProxy, cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil, type Agent } from "./env.js";
+
+describe("AMQP events, snapshots and outages", () => {
+  let prefix = "";
+  let agent: Agent | undefined;
+  let client: FleetClient | undefined;
+  let proxy: CutProxy | undefined;
+
+  beforeAll(requireBroker);
+
+  afterEach(async () => {
+    await client?.close();
+    await agent?.exporter.stop();
+    if (agent) removeDir(agent.stateDir);
+    await proxy?.stop();
+    await cleanupTopology(prefix, ["h1"]);
+    agent = undefined;
+    client = undefined;
+    proxy = undefined;
+  });
+
+  it("100 lifecycle events during a broker cut all arrive after reconnect, in order, once, with contiguous seq", async () => {
+    prefix = uniquePrefix();
+    proxy = new CutProxy();
+    await proxy.start();
+    agent = await startAgent({ prefix, url: proxy.url, demoDomains: 1 });
+    await waitUntil(() => agent!.exporter.health().connected, 5000, "the agent to connect");
+    client = await FleetClient.connect({ url: BROKER, prefix });
+    const got: WireEvent[] = [];
+    await client.subscribe([{ exchange: "events", pattern: "ev.h1.domain.*" }, { exchange: "state", pattern: "st.h1.snapshot" }], (e) => got.push(e));
+    await proxy.sever();
+    await waitUntil(() => !agent!.exporter.health().connected, 5000, "the agent to notice the cut");
+    const dom = agent.h.store.listDomains()[0]!;
+    for (let i = 0; i < 50; i++) {
+      await agent.h.fake.suspendDomain(dom.uuid);
+      await agent.h.fake.resumeDomain(dom.uuid);
+    }
+    expect(agent.exporter.health().outboxDepth).toBeGreaterThanOrEqual(100);
+    await proxy.restore();
+    const lifecycle = (): WireEvent[] => got.filter((e) => e.event_type === "domain.lifecycle");
+    await waitUntil(() => lifecycle().length >= 100 && agent!.exporter.health().outboxDepth === 0, 15_000, "100 events after reconnect");
+    await new Promise((r) => setTimeout(r, 200));
+    const ev = lifecycle();
+    expect(ev).toHaveLength(100);
+    expect(ev.map((e) => e.routingKey)).toEqual(Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? "ev.h1.domain.suspended" : "ev.h1.domain.resumed")));
+    expect(new Set(ev.map((e) => e.event_id)).size).toBe(100);
+    // seq is contiguous across everything this epoch published (events and snapshots)
+    const all = got.filter((e) => e.epoch === agent!.exporter.epoch).sort((a, b) => a.seq - b.seq);
+    for (let i = 1; i < all.length; i++) expect(all[i]!.seq).toBe(all[i - 1]!.seq + 1);
+    for (let i = 1; i < ev.length; i++) expect(ev[i]!.seq).toBe(ev[i - 1]!.seq + 1);
+    expect(got.some((e) => e.event_type === "host.snapshot" && (e.payload as { reason: string }).reason === "reconnect")).toBe(true);
+  });
+
+  it("start does not fail while the broker is down, and the outbox drains once it is reachable", async () => {
+    prefix = uniquePrefix();
+    proxy = new CutProxy();
+    await proxy.start();
+    const port = proxy.port;
+    await proxy.sever();
+    agent = await startAgent({ prefix, url: `amqp://127.0.0.1:${port}/` });
+    const dom = agent.h.store.listDomains()[0]!;
+    await agent.h.fake.suspendDomain(dom.uuid);
+    expect(agent.exporter.health().connected).toBe(false);
+    expect(agent.exporter.health().outboxDepth).toBeGreaterThanOrEqual(2); // start snapshot + event
+    await proxy.restore();
+    await waitUntil(() => agent!.exporter.health().connected && agent!.exporter.health().outboxDepth === 0, 10_000, "the outbox to drain");
+  });
+
+  it("host.resync publishes a snapshot listing every guest from the state store", async () => {
+    prefix = uniquePrefix();
+    agent = await startAgent({ prefix, demoDomains: 3 });
+    await waitUntil(() => agent!.exporter.health().connected, 5000, "the agent to connect");
+    client = await FleetClient.connect({ url: BROKER, prefix });
+    const snaps = await client.collectSnapshots(2000, ["h1"]);
+    const s = snaps.get("h1");
+    expect(s).toBeDefined();
+    const names = ((s!.payload as { domains: { name: string }[] }).domains ?? []).map((d) => d.name).sort();
+    expect(names).toEqual(agent.h.store.listDomains().map((d) => d.name).sort());
+  });
+
+  it("a poison message without reply_to is dead-lettered into the kept dlx queue", async () => {
+    prefix = uniquePrefix();
+    agent = await startAgent({ prefix });
+    await waitUntil(() => agent!.exporter.health().connected, 5000, "the agent to connect");
+    const c = await connect(BROKER);
+    const ch = await c.createChannel();
+    ch.publish(agent.exporter.names.cmd, "host.h1", Buffer.from("{not json"), { userId: "guest", messageId: "poison-1" });
+    let dead: false | { properties: { messageId?: string }; content: Buffer } = false;
+    const t0 = Date.now();
+    while (!dead && Date.now() - t0 < 5000) {
+      dead = await ch.get(agent.exporter.names.dlxQueue, { noAck: true });
+      if (!dead) await new Promise((r) => setTimeout(r, 50));
+    }
+    await c.close();
+    expect(dead && dead.properties.messageId).toBe("poison-1");
+    expect(dead && dead.content.toString()).toBe("{not json");
+  });
+});
