@@ -5,11 +5,13 @@
 import { BUS_COMMANDS } from "./handlers/bus.js";
 import { DOMAIN_COMMANDS } from "./handlers/domain.js";
 import { HOST_COMMANDS } from "./handlers/host.js";
+import { KEY_COMMANDS } from "./handlers/keys.js";
 import type { CommandSpec } from "./types.js";
 
 export const COMMANDS = {
   ...HOST_COMMANDS,
   ...DOMAIN_COMMANDS,
+  ...KEY_COMMANDS,
   ...BUS_COMMANDS,
 } satisfies Record<string, CommandSpec<any, unknown>>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

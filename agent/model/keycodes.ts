@@ -198,3 +198,16 @@ export function namesOf(codeset: Codeset, linux: number): string[] {
 export function allLinuxCodes(): number[] {
   return [...new Set(KEY_ROWS.map((r) => r[0]))].sort((a, b) => a - b);
 }
+
+/** A key in every set (null where absent), as `virtbus keycode` prints it. */
+export interface KeyDescription {
+  linux: number;
+  name: string | null;
+  qcode: string | null;
+  codes: Record<Codeset, number | null>;
+}
+
+export function describeKey(linux: number): KeyDescription {
+  const codes = Object.fromEntries(CODESETS.map((c) => [c, tryFromLinux(c, linux) ?? null])) as Record<Codeset, number | null>;
+  return { linux, name: linuxName(linux) ?? null, qcode: qcodeOf(linux) ?? null, codes };
+}
