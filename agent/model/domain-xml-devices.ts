@@ -176,7 +176,7 @@ function parseListen(x: XEl): string {
   let child: string | undefined;
   if (l !== undefined) {
     l.enumAttr("type", ["address"]);
-    child = l.reqAttr("address");
+    child = l.attr("address"); // libvirt writes <listen type='address'/> for the default
     l.finish();
   }
   if (attr !== undefined && child !== undefined && attr !== child) {

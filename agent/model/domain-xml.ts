@@ -18,7 +18,7 @@ import { toKiB } from "./memory-units.js";
 import { LIFECYCLE_ACTIONS } from "./state.js";
 import type { LifecycleAction } from "./state.js";
 import { canonicalUuid } from "./uuid.js";
-import { XEl, rawChildContent, readXml } from "./xml-reader.js";
+import { XEl, dedentXml, rawChildContent, readXml } from "./xml-reader.js";
 import { el, rawEl } from "./xml-writer.js";
 
 export interface FormatOptions {
@@ -134,7 +134,7 @@ function parseHeader(root: XEl, xml: string): Pick<DomainDef, "type" | "name" | 
   if (title !== undefined) out.title = title;
   const description = root.childText("description");
   if (description !== undefined) out.description = description;
-  if (root.child("metadata") !== undefined) out.metadata = rawChildContent(xml, "metadata") ?? "";
+  if (root.child("metadata") !== undefined) out.metadata = dedentXml(rawChildContent(xml, "metadata") ?? "");
   return out;
 }
 

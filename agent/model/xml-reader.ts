@@ -136,6 +136,18 @@ export function rawChildContent(xml: string, childName: string): string | undefi
   return undefined;
 }
 
+/**
+ * Trims `raw` and removes the indentation its lines 2..n share, so that raw XML re-indented
+ * by the writer reads back identical (blank lines become empty).
+ */
+export function dedentXml(raw: string): string {
+  const lines = raw.trim().split(/\r?\n/).map((l) => (l.trim() === "" ? "" : l.trimEnd()));
+  const rest = lines.slice(1).filter((l) => l !== "");
+  const indent = Math.min(...rest.map((l) => l.length - l.trimStart().length));
+  if (rest.length === 0 || indent === 0) return lines.join("\n");
+  return [lines[0], ...lines.slice(1).map((l) => l.slice(indent))].join("\n");
+}
+
 function unsupported(message: string): AgentError {
   return new AgentError("config_unsupported", message, { component: "conf" });
 }

@@ -24,10 +24,13 @@ export function el(name: string, attrs: Attrs = [], body?: string | string[]): s
   const open = openTag(name, attrs);
   if (typeof body === "string") return [`${open}>${escapeXml(body)}</${name}>`];
   if (body === undefined || body.length === 0) return [`${open}/>`];
-  return [`${open}>`, ...body.map((l) => `  ${l}`), `</${name}>`];
+  return [`${open}>`, ...body.map((l) => (l === "" ? l : `  ${l}`)), `</${name}>`];
 }
 
-/** An element holding pre-serialised XML, emitted verbatim (only its first line is indented). */
+/**
+ * An element holding pre-serialised XML (as `dedentXml` left it): emitted verbatim except
+ * that every line gets the element's indentation.
+ */
 export function rawEl(name: string, raw: string): string[] {
-  return raw === "" ? [`<${name}/>`] : [`<${name}>`, raw, `</${name}>`];
+  return raw === "" ? [`<${name}/>`] : [`<${name}>`, ...raw.split("\n").map((l) => (l === "" ? l : `  ${l}`)), `</${name}>`];
 }
