@@ -34,6 +34,7 @@ export function parseLines(stdout: string): Map<string, string> {
   const m = new Map<string, string>();
   for (const line of stdout.split("\n")) {
     const i = line.indexOf(" ");
+    if (line.includes("No more variables left") || line.includes("No Such")) continue;
     if (i > 0) m.set(line.slice(0, i).replace(/^\./, ""), line.slice(i + 1).replace(/^"|"$/g, ""));
   }
   return m;
