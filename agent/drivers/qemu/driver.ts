@@ -170,6 +170,18 @@ export class QemuDriver implements HypervisorDriver {
     return stats;
   }
 
+  /**
+   * virsh qemu-monitor-command --hmp: a raw HMP line for diagnosis. Like libvirt, the
+   * guest is marked tainted because its state may no longer be what the agent believes.
+   * @throws AgentError operation_invalid (not running), operation_failed.
+   */
+  async monitorCommand(uuid: string, hmp: string): Promise<string> {
+    const rt = this.sup.requireRuntime(uuid);
+    if (hmp.length === 0 || hmp.length > 4096 || /[\r\n]/.test(hmp)) throw new AgentError("invalid_arg", "HMP command must be one non-empty line", { component: "qemu" });
+    this.opts.store.setDomain({ ...this.sup.get(uuid), tainted: true });
+    return String(await rt.proc.qmp.execute("human-monitor-command", { "command-line": hmp }));
+  }
+
   private checkDuplicates(def: DomainDef): void {
     const byName = this.opts.store.findDomain(def.name);
     const byUuid = this.opts.store.getDomain(def.uuid);
