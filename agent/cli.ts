@@ -4,6 +4,7 @@
  * over AMQP). Exit code 0 on success, else the error code's exit number (model/errors.ts).
  */
 import { Command, CommanderError } from "commander";
+import { BusRuntime, registerFleetVerbs } from "./cli/bus-verbs.js";
 import { registerDomainVerbs, type VerbContext } from "./cli/domain-verbs.js";
 import { CliError, SocketRuntime, type CliRuntime } from "./cli/runtime.js";
 import { VERSION } from "./version.js";
@@ -32,11 +33,12 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
     print: (result, human) => out(program.opts<GlobalOptions>().json ? JSON.stringify(result, null, 2) : human(result)),
   };
   registerDomainVerbs(program, ctx);
+  registerFleetVerbs(program, ctx);
   return program;
 }
 
 async function makeRuntime(o: GlobalOptions): Promise<CliRuntime> {
-  if (o.bus !== undefined) throw new CliError("no_support", "--bus is not available in this build");
+  if (o.bus !== undefined) return BusRuntime.connect(o.bus, o.host);
   return SocketRuntime.connect(o.socket);
 }
 
