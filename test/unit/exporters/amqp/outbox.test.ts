@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Outbox, type NewRecord } from "../../../../agent/exporters/amqp/outbox.js";
+import { IdempotencyStore } from "../../../../agent/exporters/amqp/idempotency.js";
+import { parseCommand, commandArgs, brokerDeadline } from "../../../../agent/exporters/amqp/codec.js";
+import { AgentError } from "../../../../agent/model/errors.js";
+import { loadConnectionSettings } from "../../../../agent/exporters/amqp/connection.js";
+
+const dirs: string[] = [];
+const tmp = (): string => {
+  const d = mkdtempSync(join(tmpdir(), "vbt-ob-"));
+  dirs.push(d);
+  return d;
+};
+const rec = (seq: number): NewRecord => ({ exchange: "events", routingKey: "ev.h.x", messageId: `m${seq}`, type: "t", epoch: "e", seq, time: 0, body: "{}" });
+
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("the on-disk outbox", () => {
+  it("unconfirmed records survive a reopen, in order, and confirmed ones do not come back", () => {
+    const dir = tmp();
+    const ob = Outbox.open(dir, 1000);
+    const recs = [1, 2, 3, 4].map((s) => ob.append(rec(s)));
+    ob.confirm(recs[0]!.pos);
+    ob.confirm(recs[2]!.pos); // out of order: 3 waits for 2
+    ob.close();
+    const again = Outbox.open(dir, 1000);
+    expect(again.depth).toBe(3);
+    expect([again.nextUnsent()?.seq, again.nextUnsent()?.seq, again.nextUnsent()?.seq]).toEqual([2, 3, 4]);
+    again.close();
+  });
+
+  it("rewind sends every unconfirmed record again from the oldest", () => {
+    const ob = Outbox.open(tmp(), 1000);
+    for (const s of [1, 2, 3]) ob.append(rec(s));
+    ob.nextUnsent();
+    ob.confirm(ob.nextUnsent()!.pos - 1);
+    ob.rewind();
+    expect(ob.nextUnsent()?.seq).toBe(2);
+    ob.close();
+  });
+
+  it("past its bound the oldest records are dropped and counted", () => {
+    const ob = Outbox.open(tmp(), 100);
+    for (let s = 1; s <= 150; s++) ob.append(rec(s));
+    expect(ob.depth).toBe(100);
+    expect(ob.droppedCount).toBe(50);
+    expect(ob.nextUnsent()?.seq).toBe(51);
+    ob.close();
+  });
+});
+
+describe("the idempotency journal", () => {
+  it("remembers finished and in-progress commands across a reopen", () => {
+    const dir = tmp();
+    const s = IdempotencyStore.open(dir, 1000);
+    s.begin("a", true);
+    s.finish("a", { status: "ok", result: { x: 1 } });
+    s.begin("b", true);
+    s.close();
+    const again = IdempotencyStore.open(dir, 1000);
+    expect(again.get("a")).toMatchObject({ state: "done", reply: { status: "ok", result: { x: 1 } } });
+    expect(again.get("b")?.state).toBe("in_progress");
+    again.close();
+  });
+
+  it("stays bounded, forgetting the least recently used, also after compaction", () => {
+    const dir = tmp();
+    const s = IdempotencyStore.open(dir, 100);
+    for (let i = 0; i < 500; i++) s.finish(`k${i}`, { status: "ok" });
+    s.close();
+    const again = IdempotencyStore.open(dir, 100);
+    expect(again.size).toBe(100);
+    expect(again.get("k499")).toBeDefined();
+    expect(again.get("k0")).toBeUndefined();
+    again.close();
+  });
+});
+
+describe("the command envelope codec", () => {
+  it("moves target.domain into args.domain", () => {
+    const env = parseCommand(Buffer.from(JSON.stringify({ v: 1, command_id: "c", op: "domain.start", target: { host: "h", domain: "vm1" }, args: { paused: true } })));
+    expect(commandArgs(env)).toEqual({ paused: true, domain: "vm1" });
+  });
+
+  it("rejects a wrong envelope version with no_support and junk with invalid_arg", () => {
+    const code = (b: string): string => {
+      try {
+        parseCommand(Buffer.from(b));
+        return "none";
+      } catch (e) {
+        return (e as AgentError).code;
+      }
+    };
+    expect(code(JSON.stringify({ v: 2, command_id: "c", op: "host.ping", target: { host: "h" } }))).toBe("no_support");
+    expect(code("{")).toBe("invalid_arg");
+    expect(code(JSON.stringify({ v: 1, command_id: "c", op: "host.ping" }))).toBe("invalid_arg");
+  });
+
+  it("counts the broker expiration from the message timestamp", () => {
+    expect(brokerDeadline("5000", 1000)).toBe(1000 * 1000 + 999 + 5000);
+    expect(brokerDeadline(undefined, 1000)).toBeUndefined();
+  });
+});
+
+describe("broker connection settings", () => {
+  it("refuse a URL that carries credentials", () => {
+    const base = { username: "u", password_file: undefined, tls: undefined, heartbeat_s: 5, reconnect_max_ms: 1000 };
+    expect(() => loadConnectionSettings({ ...base, url: "amqp://u:secret@127.0.0.1/" })).toThrow(/credentials in the URL/);
+    expect(loadConnectionSettings({ ...base, url: "amqp://127.0.0.1:5673/" }).target.port).toBe(5673);
+  });
+});
