@@ -130,8 +130,71 @@ export interface AgentConfig {
      */
     reconnect_max_ms: number;
   };
+  /**
+   * LIBVIRT-MIB and RFC 7666 VM-MIB: standalone UDP agent or AgentX subagent of snmpd
+   */
   snmp: {
     enabled: boolean;
+    mode: "standalone" | "agentx";
+    listen: {
+      address: string;
+      port: number;
+    };
+    /**
+     * SNMPv2c read-only communities
+     */
+    communities: {
+      name: string;
+      allow_remote?: boolean;
+    }[];
+    /**
+     * SNMPv3 USM users (authPriv only)
+     */
+    users: {
+      name: string;
+      auth_protocol?: "sha" | "sha256" | "sha512";
+      auth_key: string;
+      priv_protocol?: "aes" | "aes256b" | "aes256r";
+      priv_key: string;
+      /**
+       * write also needs an authz role allowing the command
+       */
+      access?: "read" | "write";
+    }[];
+    /**
+     * default: generated once, kept in the state dir
+     */
+    engine_id?: string;
+    cache_ms: number;
+    set_deadline_ms: number;
+    agentx: {
+      host: string;
+      port: number;
+      reconnect_ms: number;
+      /**
+       * authz user SETs arriving over AgentX run as (AgentX does not carry the SNMP user)
+       */
+      caller: string;
+    };
+    notifications: {
+      per_vm: boolean;
+      bulk: boolean;
+      bulk_threshold: number;
+      window_ms: number;
+      retries: number;
+      timeout_ms: number;
+      sinks: {
+        host: string;
+        port?: number;
+        version?: "2c" | "3";
+        community?: string;
+        /**
+         * an entry of snmp.users (v3 sinks)
+         */
+        user?: string;
+        inform?: boolean;
+      }[];
+    };
   };
   /**
    * The /metrics endpoint (libvirt exporter names plus virtbus_*) and the stats collector that feeds it.

@@ -11,7 +11,8 @@ import { bootEngine, type EngineState } from "./engine-state.js";
 import { MibSource } from "./mib-source.js";
 import { Notifier } from "./notifier.js";
 import { commitSet, planSet, snmpWritable, type SetVarbind } from "./set-plan.js";
-import type { SnmpSettings } from "./settings.js";
+import { normaliseSettings, type SnmpSettings } from "./settings.js";
+import type { AgentConfig } from "../../core/config-types.js";
 import { StandaloneAgent } from "./standalone.js";
 import { Subagent } from "./subagent.js";
 import { VmIndexMap } from "./vm-index.js";
@@ -19,7 +20,8 @@ import { VmIndexMap } from "./vm-index.js";
 export interface SnmpExporterOptions {
   services: Services;
   dispatcher: Dispatcher;
-  config: SnmpSettings;
+  /** The `snmp` config section (as loaded) or already-normalised settings. */
+  config: AgentConfig["snmp"] | SnmpSettings;
   stateDir: string;
   log: Logger;
 }
@@ -33,7 +35,11 @@ export class SnmpExporter implements Component {
   private notifier?: Notifier;
   private readonly vmIndex: VmIndexMap;
 
-  constructor(private readonly opts: SnmpExporterOptions) {
+  private readonly opts: SnmpExporterOptions & { config: SnmpSettings };
+
+  constructor(options: SnmpExporterOptions) {
+    const opts = { ...options, config: normaliseSettings(options.config) };
+    this.opts = opts;
     this.vmIndex = new VmIndexMap(opts.stateDir);
     this.source = new MibSource({ services: opts.services, vmIndex: this.vmIndex, log: opts.log, ttlMs: opts.config.cache_ms });
     this.source.perVmNotifications = opts.config.notifications.per_vm;

@@ -41,3 +41,18 @@ export interface SnmpSettings {
     sinks: SnmpSink[];
   };
 }
+
+type Configured = import("../../core/config-types.js").AgentConfig["snmp"];
+
+/** Fills the defaults ajv does not apply inside array items, once, at the boundary. */
+export function normaliseSettings(c: Configured): SnmpSettings {
+  return {
+    ...c,
+    communities: c.communities.map((x) => ({ name: x.name, allow_remote: x.allow_remote ?? false })),
+    users: c.users.map((u) => ({ ...u, auth_protocol: u.auth_protocol ?? "sha256", priv_protocol: u.priv_protocol ?? "aes", access: u.access ?? "read" })),
+    notifications: {
+      ...c.notifications,
+      sinks: c.notifications.sinks.map((s) => ({ ...s, port: s.port ?? 162, version: s.version ?? "2c", inform: s.inform ?? false })),
+    },
+  };
+}
