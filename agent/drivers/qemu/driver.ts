@@ -126,8 +126,12 @@ export class QemuDriver implements HypervisorDriver {
     return next;
   }
 
+  /** Never includes secrets; the live XML carries the runtime id like libvirt's `<domain id=…>`. */
   async getDomainXml(uuid: string, opts: { inactive?: boolean } = {}): Promise<string> {
-    return domainXml.format(this.getDomainDef(uuid, opts), { secure: false });
+    const xml = domainXml.format(this.getDomainDef(uuid, opts), { secure: false });
+    const id = this.sup.get(uuid).id;
+    if (opts.inactive === true || id === undefined || !this.sup.runtime(uuid)) return xml;
+    return xml.replace(/^<domain type='([a-z]+)'/, `<domain type='$1' id='${id}'`);
   }
 
   getDomainDef(uuid: string, opts: { inactive?: boolean } = {}): DomainDef {

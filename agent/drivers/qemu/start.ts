@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { DomainDef } from "../../model/domain-def.js";
 import { AgentError, toAgentError } from "../../model/errors.js";
 import { buildCommand, type LaunchContext, type QemuCaps } from "./command.js";
+import { liveGraphics, pickGraphicsPorts } from "./graphics.js";
 import { killQuietly, launchQemu, MONITOR_FD, type QemuProcess } from "./process.js";
 import type { QmpClient } from "./qmp.js";
 import { monitorPath, removeStatus, STATUS_VERSION, statusDir, writeStatus, type GuestStatus } from "./status.js";
@@ -55,7 +56,7 @@ export async function spawnGuest(p: StartParams): Promise<{ proc: QemuProcess; s
     const cmd = buildCommand(p.def, p.caps, fds.ctx);
     proc = await launchQemu({ binary: cmd.binary, argv: cmd.argv, monitorPath: monitorPath(p.runDir, p.def.uuid), logPath: p.logPath, extraFds: fds.extra, qmpTimeoutMs: p.qmpTimeoutMs, log: p.log });
     fds.close();
-    const status = await bringUp(p, proc, fds.tapNames);
+    const status = await bringUp({ ...p, def: await liveGraphics(p.def, proc.qmp, fds.ctx.graphicsPorts ?? {}) }, proc, fds.tapNames);
     return { proc, status };
   } catch (err) {
     fds.close();
@@ -98,6 +99,7 @@ interface PreparedFds {
 
 /** Child fd layout: 3 monitor, then taps, then the graphics secret. */
 async function prepareFds(p: StartParams, dir: string): Promise<PreparedFds> {
+  const graphicsPorts = await pickGraphicsPorts(p.def);
   const extra: number[] = [];
   const tapFds: Record<number, number> = {};
   let taps: OpenedTaps | undefined;
@@ -109,7 +111,7 @@ async function prepareFds(p: StartParams, dir: string): Promise<PreparedFds> {
       extra.push(fd);
     }
   }
-  const ctx: LaunchContext = { monitorFd: MONITOR_FD, runDir: dir, tapFds };
+  const ctx: LaunchContext = { monitorFd: MONITOR_FD, runDir: dir, tapFds, graphicsPorts };
   let secretFd: number | undefined;
   const passwd = p.def.devices.graphics.find((g) => g.passwd !== undefined)?.passwd;
   if (passwd !== undefined) {

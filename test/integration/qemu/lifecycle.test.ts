@@ -127,9 +127,27 @@ describe("QemuDriver lifecycle with real QEMU (TCG, diskless SeaBIOS guests)", (
     const v = await defineAndStart("xml1");
     const live = await fx.driver.getDomainXml(v.uuid);
     expect(live).toContain("<name>xml1</name>");
+    expect(live).toMatch(new RegExp(`^<domain type='qemu' id='${v.id}'>`));
     expect(fx.driver.getDomainDef(v.uuid).uuid).toBe(v.uuid);
     await fx.driver.destroyDomain(v.uuid);
-    expect(await fx.driver.getDomainXml(v.uuid, { inactive: true })).toContain(`<uuid>${v.uuid}</uuid>`);
+    const inactive = await fx.driver.getDomainXml(v.uuid, { inactive: true });
+    expect(inactive).toContain(`<uuid>${v.uuid}</uuid>`);
+    expect(inactive).not.toContain(" id=");
+  });
+
+  it("keeps the VNC password out of argv and live XML, and shows the port QEMU picked", async () => {
+    const vnc = "<graphics type='vnc' autoport='yes' listen='127.0.0.1' passwd='s3cret-pw-42'><listen type='address' address='127.0.0.1'/></graphics>";
+    const { view } = await fx.driver.defineDomain(guestXml("vnc1", { devices: vnc }));
+    expect(readFileSync(join(dirs.stateDir, "qemu", `${view.uuid}.xml`), "utf8")).toContain("s3cret-pw-42");
+    const v = await fx.driver.startDomain(view.uuid);
+    pids.add(v.pid);
+    expect(readFileSync(`/proc/${v.pid}/cmdline`, "utf8")).not.toContain("s3cret-pw-42");
+    const live = await fx.driver.getDomainXml(v.uuid);
+    expect(live).not.toContain("s3cret-pw-42");
+    const port = fx.driver.getDomainDef(v.uuid).devices.graphics[0]?.port ?? -1;
+    expect(port).toBeGreaterThanOrEqual(5900);
+    expect(live).toContain(`port='${port}'`);
+    await fx.driver.destroyDomain(v.uuid);
   });
 
   it("keeps a guest running after undefine as transient and forgets it when it stops", async () => {
