@@ -6,7 +6,6 @@
  */
 import { AgentError } from "../../model/errors.js";
 
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function reject(what: string, why: string): never {
