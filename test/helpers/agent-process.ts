@@ -21,7 +21,11 @@ export interface AgentProcess {
 }
 
 /** Starts the agent with `config` merged over a loopback-only, temp-dir base; resolves when its socket is up. */
-export async function startAgentProcess(config: Record<string, unknown>, dir = mkdtempSync(join(tmpdir(), "virtbus-e2e-"))): Promise<AgentProcess> {
+export async function startAgentProcess(
+  config: Record<string, unknown>,
+  dir = mkdtempSync(join(tmpdir(), "virtbus-e2e-")),
+  opts: { compiled?: boolean } = {},
+): Promise<AgentProcess> {
   const socket = join(dir, "run", "virtbus.sock");
   const base = {
     state_dir: join(dir, "state"),
@@ -34,7 +38,8 @@ export async function startAgentProcess(config: Record<string, unknown>, dir = m
   };
   const cfgPath = join(dir, "agent.yaml");
   writeFileSync(cfgPath, stringify({ ...base, ...config }));
-  const proc = spawn(process.execPath, [...TSX, "agent/main.ts", "--config", cfgPath], { stdio: ["ignore", "pipe", "pipe"] });
+  const entry = opts.compiled ? ["dist/agent/main.js"] : [...TSX, "agent/main.ts"];
+  const proc = spawn(process.execPath, [...entry, "--config", cfgPath], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
