@@ -11,6 +11,7 @@
  *   "fake reboot"); reset = system_reset.
  */
 import { randomUUID } from "node:crypto";
+import { mkdir } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { EventBus } from "../../core/bus.js";
 import type { DomainStats, DomainView, StateStore } from "../../core/state-store.js";
@@ -25,6 +26,7 @@ import { GuestSupervisor } from "./supervisor.js";
 import { DefinitionStore } from "./persist.js";
 import { collectStats } from "./stats.js";
 import type { TapOpener } from "./start.js";
+import { statusDir } from "./status.js";
 
 export interface QemuDriverOptions {
   store: StateStore;
@@ -51,6 +53,7 @@ export class QemuDriver implements HypervisorDriver {
 
   async open(): Promise<void> {
     await this.defs.ensureDirs();
+    await mkdir(statusDir(this.opts.runDir), { recursive: true, mode: 0o700 });
     const caps = await probeQemu(this.opts.qemuBinary);
     const v = caps.version;
     this.info.hypervisorVersion = `QEMU emulator version ${v.major}.${v.minor}.${v.micro}`;
@@ -169,7 +172,8 @@ export class QemuDriver implements HypervisorDriver {
   async getDomainStats(uuid: string, deadlineMs: number): Promise<DomainStats> {
     const rt = this.sup.requireRuntime(uuid);
     const s = rt.status;
-    const stats = await collectStats({ uuid, pid: s.pid, vcpuThreads: s.vcpuThreads, taps: s.taps, def: s.def, qmp: rt.proc.qmp }, deadlineMs);
+    const balloonPath = s.def.devices.memballoon?.statsPeriod ? await this.sup.balloonPath(rt) : undefined;
+    const stats = await collectStats({ uuid, pid: s.pid, vcpuThreads: s.vcpuThreads, taps: s.taps, def: s.def, qmp: rt.proc.qmp, balloonPath }, deadlineMs);
     this.opts.store.setStats(stats);
     return stats;
   }

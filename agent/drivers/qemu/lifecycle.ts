@@ -37,6 +37,8 @@ export interface Runtime {
   resetting: boolean;
   /** Status file writes, chained so they land in order and before the final removal. */
   writes: Promise<void>;
+  /** QOM path of the virtio-balloon, once looked up. */
+  balloonPath?: string;
   /** The view after the stop, for the caller that waited on `done`. */
   finalView?: DomainView;
   /** Settles after the exit has been fully processed (files removed, events sent). */

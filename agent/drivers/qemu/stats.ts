@@ -18,6 +18,39 @@ export interface StatsSource {
   taps: string[];
   def: DomainDef;
   qmp: QmpClient;
+  /** QOM path of the virtio-balloon device when stats polling is on. */
+  balloonPath?: string;
+}
+
+/** virtio-balloon guest-stats names → libvirt's memory stat tags (values in KiB). */
+const BALLOON_TAGS: Record<string, string> = {
+  "stat-swap-in": "swap_in",
+  "stat-swap-out": "swap_out",
+  "stat-major-faults": "major_fault",
+  "stat-minor-faults": "minor_fault",
+  "stat-free-memory": "unused",
+  "stat-total-memory": "available",
+  "stat-available-memory": "usable",
+  "stat-disk-caches": "disk_caches",
+  "stat-htlb-pgalloc": "hugetlb_pgalloc",
+  "stat-htlb-pgfail": "hugetlb_pgfail",
+};
+const COUNT_TAGS = new Set(["major_fault", "minor_fault", "hugetlb_pgalloc", "hugetlb_pgfail"]);
+
+async function readGuestStats(qmp: QmpClient, path: string, timeoutMs: number): Promise<Record<string, number>> {
+  const r = await qmp
+    .execute<{ stats: Record<string, number>; "last-update": number }>("qom-get", { path, property: "guest-stats" }, timeoutMs)
+    .catch(() => undefined);
+  const out: Record<string, number> = {};
+  if (!r || r["last-update"] === 0) return out;
+  for (const [k, v] of Object.entries(r.stats)) {
+    const tag = BALLOON_TAGS[k];
+    // QEMU reports -1 for a stat the guest driver did not provide.
+    if (tag === undefined || v < 0) continue;
+    out[tag] = COUNT_TAGS.has(tag) ? v : Math.round(v / 1024);
+  }
+  out.last_update = r["last-update"];
+  return out;
 }
 
 /**
@@ -42,6 +75,7 @@ async function gather(src: StatsSource, qmpTimeoutMs: number): Promise<DomainSta
   const t0 = performance.now();
   const blocksP = src.qmp.execute<QmpBlockStats[]>("query-blockstats", undefined, qmpTimeoutMs);
   const balloonP = src.qmp.execute<{ actual: number }>("query-balloon", undefined, qmpTimeoutMs).catch(() => undefined);
+  const guestP = src.balloonPath ? readGuestStats(src.qmp, src.balloonPath, qmpTimeoutMs) : Promise.resolve({});
   const [cpu, vcpus, rssKiB, interfaces, rawBlocks] = await Promise.all([
     readCpu(src.pid),
     Promise.all(src.vcpuThreads.map((tid, id) => readVcpu(src.pid, tid, id))),
@@ -51,7 +85,7 @@ async function gather(src: StatsSource, qmpTimeoutMs: number): Promise<DomainSta
   ]);
   const qmpLatencyMs = performance.now() - t0;
   const balloon = await balloonP;
-  const memory: Record<string, number> = {};
+  const memory: Record<string, number> = { ...(await guestP) };
   if (balloon) memory.actual_balloon = Math.round(balloon.actual / 1024);
   if (rssKiB !== undefined) memory.rss = rssKiB;
   return {

@@ -16,7 +16,7 @@ import { mapQmpEvent, newRuntime, type Runtime, type Transition } from "./lifecy
 import type { DefinitionStore } from "./persist.js";
 import { terminateQemu, type QemuProcess } from "./process.js";
 import type { QmpEvent } from "./qmp.js";
-import { privateDir, spawnGuest, type TapOpener } from "./start.js";
+import { findBalloonPath, privateDir, spawnGuest, type TapOpener } from "./start.js";
 import { monitorPath, removeStatus, writeStatus, type GuestStatus } from "./status.js";
 
 export interface SupervisorOptions {
@@ -151,6 +151,12 @@ export class GuestSupervisor {
     await terminateQemu(rt.proc, 3000);
     await rt.done;
     return rt.finalView ?? this.get(uuid);
+  }
+
+  /** The balloon's QOM path, looked up once per process. */
+  async balloonPath(rt: Runtime): Promise<string | undefined> {
+    rt.balloonPath ??= await findBalloonPath(rt.proc.qmp);
+    return rt.balloonPath;
   }
 
   /** Forgets every runtime and closes QMP; the QEMU processes keep running. */

@@ -150,6 +150,17 @@ describe("QemuDriver lifecycle with real QEMU (TCG, diskless SeaBIOS guests)", (
     await fx.driver.destroyDomain(v.uuid);
   });
 
+  it("turns on balloon stats polling at start and reports the balloon size", async () => {
+    const balloon = "<memballoon model='virtio'><stats period='3'/></memballoon>";
+    const { view } = await fx.driver.defineDomain(guestXml("balloon1", { devices: balloon }));
+    const v = await fx.driver.startDomain(view.uuid);
+    pids.add(v.pid);
+    expect((await fx.driver.monitorCommand(v.uuid, "qom-get /machine/peripheral/balloon0 guest-stats-polling-interval")).trim()).toBe("3");
+    const s = await fx.driver.getDomainStats(v.uuid, Date.now() + 2000);
+    expect(s.memory.actual_balloon).toBe(65536);
+    await fx.driver.destroyDomain(v.uuid);
+  });
+
   it("keeps a guest running after undefine as transient and forgets it when it stops", async () => {
     const v = await defineAndStart("transient1");
     await fx.driver.undefineDomain(v.uuid);
