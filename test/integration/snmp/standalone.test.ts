@@ -4,32 +4,14 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SnmpExporter } from "../../../agent/exporters/snmp/exporter.js";
 import { uuidToIndex } from "../../../agent/exporters/snmp/oid.js";
-import type { SnmpSettings } from "../../../agent/exporters/snmp/settings.js";
 import { makeHarness, type Harness } from "../../helpers/harness.js";
-import { parseLines, snmp, v3Args } from "./tools.js";
+import { parseLines, settings, snmp, v3Args } from "./tools.js";
 
 const GUEST_ENTRY = "1.3.6.1.4.1.36957.1.1.1";
 const VM_ENTRY = "1.3.6.1.2.1.236.1.4.1";
 const ADMIN = v3Args("admin", "admin-auth-pass", "admin-priv-pass");
 const READER = v3Args("reader", "reader-auth-pass", "reader-priv-pass");
 
-export function settings(over: Partial<SnmpSettings> = {}): SnmpSettings {
-  return {
-    enabled: true,
-    mode: "standalone",
-    listen: { address: "127.0.0.1", port: 0 },
-    communities: [{ name: "public", allow_remote: false }],
-    users: [
-      { name: "admin", auth_protocol: "sha256", auth_key: "admin-auth-pass", priv_protocol: "aes", priv_key: "admin-priv-pass", access: "write" },
-      { name: "reader", auth_protocol: "sha256", auth_key: "reader-auth-pass", priv_protocol: "aes", priv_key: "reader-priv-pass", access: "read" },
-    ],
-    cache_ms: 1000,
-    set_deadline_ms: 10_000,
-    agentx: { host: "127.0.0.1", port: 705, reconnect_ms: 500, caller: "agentx" },
-    notifications: { per_vm: true, bulk: true, bulk_threshold: 10, window_ms: 50, retries: 2, timeout_ms: 500, sinks: [] },
-    ...over,
-  };
-}
 
 const idx = (uuid: string): string => uuidToIndex(uuid).join(".");
 

@@ -1,6 +1,7 @@
 /** Runs the real Net-SNMP command-line tools against the agent (no shell, argv only). */
 import { execa } from "execa";
 import { existsSync } from "node:fs";
+import type { SnmpSettings } from "../../../agent/exporters/snmp/settings.js";
 
 const PACKAGE_OF: Record<string, string> = {
   snmpget: "snmp",
@@ -42,4 +43,23 @@ export function parseLines(stdout: string): Map<string, string> {
 
 export function v3Args(user: string, authKey: string, privKey: string): string[] {
   return ["-v3", "-l", "authPriv", "-u", user, "-a", "SHA-256", "-A", authKey, "-x", "AES", "-X", privKey];
+}
+
+/** Agent settings for tests: loopback, ephemeral port, an admin (write) and a reader user. */
+export function settings(over: Partial<SnmpSettings> = {}): SnmpSettings {
+  return {
+    enabled: true,
+    mode: "standalone",
+    listen: { address: "127.0.0.1", port: 0 },
+    communities: [{ name: "public", allow_remote: false }],
+    users: [
+      { name: "admin", auth_protocol: "sha256", auth_key: "admin-auth-pass", priv_protocol: "aes", priv_key: "admin-priv-pass", access: "write" },
+      { name: "reader", auth_protocol: "sha256", auth_key: "reader-auth-pass", priv_protocol: "aes", priv_key: "reader-priv-pass", access: "read" },
+    ],
+    cache_ms: 1000,
+    set_deadline_ms: 10_000,
+    agentx: { host: "127.0.0.1", port: 705, reconnect_ms: 500, caller: "agentx" },
+    notifications: { per_vm: true, bulk: true, bulk_threshold: 10, window_ms: 50, retries: 2, timeout_ms: 500, sinks: [] },
+    ...over,
+  };
 }

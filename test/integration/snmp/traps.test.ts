@@ -1,0 +1,89 @@
+import { execa, type ResultPromise } from "execa";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SnmpExporter } from "../../../agent/exporters/snmp/exporter.js";
+import { uuidToIndex } from "../../../agent/exporters/snmp/oid.js";
+import { makeHarness, type Harness } from "../../helpers/harness.js";
+import { requireTool, settings } from "./tools.js";
+
+interface Trapd {
+  proc: ResultPromise;
+  out: () => string;
+}
+
+async function startTrapd(dir: string, name: string, port: number, conf: string): Promise<Trapd> {
+  const file = join(dir, `${name}.conf`);
+  await writeFile(file, conf);
+  const proc = execa(requireTool("snmptrapd"), ["-f", "-Lo", "-n", "-On", "-C", "-c", file, "-M", "/nonexistent", "-m", "", `udp:127.0.0.1:${port}`], {
+    reject: false,
+    env: { MIBS: "", SNMPCONFPATH: dir },
+  });
+  let text = "";
+  proc.stdout?.on("data", (b: Buffer) => (text += b.toString()));
+  proc.stderr?.on("data", (b: Buffer) => (text += b.toString()));
+  const t0 = Date.now();
+  while (!/NET-SNMP version/.test(text) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+  if (!/NET-SNMP version/.test(text)) throw new Error(`snmptrapd did not start: ${text}`);
+  return { proc, out: () => text };
+}
+
+async function waitFor(get: () => string, re: RegExp, ms = 8000): Promise<string> {
+  const t0 = Date.now();
+  while (!re.test(get()) && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 50));
+  return get();
+}
+
+describe("SNMP notifications", () => {
+  let h: Harness;
+  let exporter: SnmpExporter;
+  let dir: string;
+  let v2: Trapd;
+  let v3: Trapd;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "virtbus-snmptrap-"));
+    const base = 20000 + Math.floor(Math.random() * 20000);
+    const engineId = "80001f8805" + "a1b2c3d4e5f60718293a4b5c";
+    v2 = await startTrapd(dir, "v2", base, "authCommunity log trapcomm\n");
+    v3 = await startTrapd(dir, "v3", base + 1, `createUser -e 0x${engineId} admin SHA-256 admin-auth-pass AES admin-priv-pass\nauthUser log admin\n`);
+    h = await makeHarness({ demoDomains: 2 });
+    const sinks = [
+      { host: "127.0.0.1", port: base, version: "2c" as const, community: "trapcomm", inform: false },
+      { host: "127.0.0.1", port: base + 1, version: "3" as const, user: "admin", inform: false },
+    ];
+    const base_ = settings();
+    exporter = new SnmpExporter({
+      services: h.services,
+      dispatcher: h.dispatcher,
+      config: { ...base_, engine_id: engineId, notifications: { ...base_.notifications, sinks } },
+      stateDir: dir,
+      log: h.services.log,
+    });
+    await exporter.start();
+  });
+  afterAll(async () => {
+    await exporter?.stop();
+    v2?.proc.kill();
+    v3?.proc.kill();
+    await Promise.allSettled([v2?.proc, v3?.proc]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("starting a guest sends libvirtGuestNotif and vmRunning with row-indexed varbinds over v2c and v3", async () => {
+    const g = h.store.listDomains().find((d) => d.state === "shutoff")!;
+    exporter.source.view(); // assigns vmIndexes
+    await h.dispatcher.dispatch("domain.start", { domain: g.uuid }, { user: "t", via: "internal" });
+    const row = uuidToIndex(g.uuid).join(".");
+    for (const sink of [v2, v3]) {
+      const text = await waitFor(sink.out, /1\.3\.6\.1\.2\.1\.236\.0\.1\b/);
+      expect(text).toMatch(/\.1\.3\.6\.1\.6\.3\.1\.1\.4\.1\.0 = OID: \.1\.3\.6\.1\.4\.1\.36957\.0\.1/);
+      expect(text).toContain(`.1.3.6.1.4.1.36957.1.1.1.2.${row} = STRING: "${g.name}"`);
+      expect(text).toContain(`.1.3.6.1.4.1.36957.1.1.1.3.${row} = INTEGER: 1`);
+      expect(text).toContain(`.1.3.6.1.4.1.36957.1.1.1.9.${row} = INTEGER: 1`);
+      expect(text).toMatch(/\.1\.3\.6\.1\.6\.3\.1\.1\.4\.1\.0 = OID: \.1\.3\.6\.1\.2\.1\.236\.0\.1\b/);
+      expect(text).toMatch(/\.1\.3\.6\.1\.2\.1\.236\.1\.4\.1\.2\.\d+ = STRING: "demo-\d"/);
+    }
+  });
+});
