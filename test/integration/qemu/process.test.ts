@@ -30,6 +30,26 @@ describe("QEMU process supervision with a real qemu-system-x86_64", () => {
     expect(isAlive(p.pid)).toBe(false);
   });
 
+  it("delivers QEMU's RESUME and STOP events and correlates concurrent commands", async () => {
+    const p = await launchQemu({ binary: QEMU_BINARY, argv: minimalArgv("p5"), ...paths("p5"), qmpTimeoutMs: 5000 });
+    pids.add(p.pid);
+    const events: string[] = [];
+    p.qmp.onEvent((e) => events.push(e.event));
+    await p.qmp.execute("cont");
+    const [status, name, cpus] = await Promise.all([
+      p.qmp.execute<{ status: string }>("query-status"),
+      p.qmp.execute<{ name?: string }>("query-name"),
+      p.qmp.execute<unknown[]>("query-cpus-fast"),
+    ]);
+    expect(status.status).toBe("running");
+    expect(name.name).toBe("p5");
+    expect(cpus).toHaveLength(1);
+    await p.qmp.execute("stop");
+    await expect(p.qmp.execute("no-such-command")).rejects.toMatchObject({ code: "operation_failed", message: expect.stringContaining("no-such-command") });
+    expect(events).toEqual(["RESUME", "STOP"]);
+    await terminateQemu(p);
+  });
+
   it("reports a bad argument as operation_failed with QEMU's stderr and leaves no socket or process", async () => {
     const argv = [...minimalArgv("p2"), "-device", "no-such-device"];
     const err = await launchQemu({ binary: QEMU_BINARY, argv, ...paths("p2"), qmpTimeoutMs: 5000 }).catch((e: unknown) => e);
