@@ -3,6 +3,7 @@
  * handlers/; this file only composes them, so adding a group is one line here.
  */
 import { BUS_COMMANDS } from "./handlers/bus.js";
+import { CAPABILITIES_COMMANDS } from "./handlers/capabilities.js";
 import { DOMAIN_COMMANDS } from "./handlers/domain.js";
 import { HOST_COMMANDS } from "./handlers/host.js";
 import { KEY_COMMANDS } from "./handlers/keys.js";
@@ -13,6 +14,7 @@ export const COMMANDS = {
   ...DOMAIN_COMMANDS,
   ...KEY_COMMANDS,
   ...BUS_COMMANDS,
+  ...CAPABILITIES_COMMANDS,
 } satisfies Record<string, CommandSpec<any, unknown>>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export type CommandName = keyof typeof COMMANDS;
