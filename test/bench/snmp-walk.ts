@@ -1,0 +1,48 @@
+/**
+ * Benchmark: full snmpbulkwalk of libvirtGuestTable and vmTable with 1,000 fake guests,
+ * and the agent's heap. Prints one JSON object. Run: npx tsx test/bench/snmp-walk.ts [guests]
+ */
+import { execa } from "execa";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SnmpExporter } from "../../agent/exporters/snmp/exporter.js";
+import { makeHarness } from "../helpers/harness.js";
+import { requireTool, settings } from "../integration/snmp/tools.js";
+
+async function walk(port: number, oid: string): Promise<{ ms: number; lines: number }> {
+  const t0 = performance.now();
+  const r = await execa(requireTool("snmpbulkwalk"), ["-m", "", "-M", "/nonexistent", "-On", "-Cr50", "-v2c", "-c", "public", `udp:127.0.0.1:${port}`, oid], { env: { MIBS: "" } });
+  return { ms: Math.round(performance.now() - t0), lines: r.stdout.split("\n").length };
+}
+
+async function main(): Promise<void> {
+  const guests = Number(process.argv[2] ?? 1000);
+  const dir = await mkdtemp(join(tmpdir(), "virtbus-snmp-bench-"));
+  const h = await makeHarness({ demoDomains: guests });
+  const exporter = new SnmpExporter({ services: h.services, dispatcher: h.dispatcher, config: settings({ cache_ms: 60_000 }), stateDir: dir, log: h.services.log });
+  await exporter.start();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const tBuild = performance.now();
+  const instances = exporter.source.view().size;
+  const buildMs = Math.round(performance.now() - tBuild);
+  const guestTable = await walk(exporter.port, "1.3.6.1.4.1.36957.1.1");
+  const vmTable = await walk(exporter.port, "1.3.6.1.2.1.236.1.4");
+  exporter.source.invalidate();
+  const cold = await walk(exporter.port, "1.3.6.1.4.1.36957.1.1");
+  global.gc?.();
+  const mem = process.memoryUsage();
+  await exporter.stop();
+  await rm(dir, { recursive: true, force: true });
+  console.log(JSON.stringify({
+    guests, instances, view_build_ms: buildMs,
+    libvirt_guest_table_walk_ms: guestTable.ms, libvirt_guest_table_varbinds: guestTable.lines,
+    vm_table_walk_ms: vmTable.ms, vm_table_varbinds: vmTable.lines,
+    libvirt_guest_table_walk_cold_ms: cold.ms,
+    heap_used_mb: Math.round(mem.heapUsed / 1048576 * 10) / 10,
+    heap_delta_view_mb: Math.round((mem.heapUsed - heapBefore) / 1048576 * 10) / 10,
+    rss_mb: Math.round(mem.rss / 1048576),
+  }));
+}
+
+await main();
