@@ -21,14 +21,16 @@ export function parseCacheSize(text: string): number | undefined {
 }
 
 async function readBank(root: string, dir: string): Promise<CacheBank | undefined> {
-  const [level, id, type, size, shared] = await Promise.all([
-    readInt(root, `${dir}/level`),
+  // Level first: most indexes are L1/L2, and a many-CPU host has thousands of them.
+  const level = await readInt(root, `${dir}/level`);
+  if (level === undefined || level < MIN_LEVEL) return undefined;
+  const [id, type, size, shared] = await Promise.all([
     readInt(root, `${dir}/id`),
     readText(root, `${dir}/type`),
     readText(root, `${dir}/size`),
     readText(root, `${dir}/shared_cpu_list`),
   ]);
-  if (level === undefined || level < MIN_LEVEL || id === undefined || type === undefined || size === undefined || shared === undefined) return undefined;
+  if (id === undefined || type === undefined || size === undefined || shared === undefined) return undefined;
   const bankType = KERNEL_TYPES[type];
   const sizeKib = parseCacheSize(size);
   if (bankType === undefined || sizeKib === undefined) return undefined;
