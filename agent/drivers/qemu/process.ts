@@ -100,7 +100,11 @@ export async function adoptQemu(o: { pid: number; startTime: number; monitorPath
   const qmp = await QmpClient.connect(o.monitorPath, { timeoutMs: o.qmpTimeoutMs, log: o.log });
   // Not our child: no waitpid. QMP EOF is the fast signal; /proc then confirms the exit.
   const exited = new Promise<ExitInfo>((resolve) => {
-    qmp.onClose(() => void waitGone(o.pid, o.startTime).then(() => resolve({ code: null, signal: null })));
+    qmp.onClose(() => {
+      // A detach (our close()) says nothing about the process: only EOF from QEMU's side does.
+      if (qmp.closedLocally) return;
+      void waitGone(o.pid, o.startTime).then(() => resolve({ code: null, signal: null }));
+    });
   });
   return { pid: o.pid, startTime: o.startTime, qmp, child: false, exited };
 }
@@ -145,7 +149,7 @@ export function killQuietly(pid: number, signal: NodeJS.Signals): void {
 }
 
 async function waitGone(pid: number, startTime: number): Promise<void> {
-  while (await isSameProcess(pid, startTime)) await new Promise((r) => setTimeout(r, 50));
+  while (await isSameProcess(pid, startTime)) await new Promise((r) => setTimeout(r, 50).unref());
 }
 
 /**

@@ -42,6 +42,7 @@ export class QmpClient {
   private readonly closeHandlers: Array<(err?: Error) => void> = [];
   private greetingWaiter?: { resolve: (g: QmpGreeting) => void; reject: (e: AgentError) => void };
   private isClosed = false;
+  private localClose = false;
   private closeError?: Error;
 
   private constructor(
@@ -80,6 +81,11 @@ export class QmpClient {
     return this.isClosed;
   }
 
+  /** True when close() ended the connection (detach), false for EOF or an error from QEMU's side. */
+  get closedLocally(): boolean {
+    return this.localClose;
+  }
+
   /** Called for every asynchronous event, in arrival order. */
   onEvent(fn: (ev: QmpEvent) => void): void {
     this.eventHandlers.push(fn);
@@ -113,6 +119,7 @@ export class QmpClient {
 
   /** Closes the connection; pending commands are rejected. QEMU keeps running. */
   close(): void {
+    if (!this.isClosed) this.localClose = true;
     if (!this.sock.destroyed) this.sock.destroy();
     else this.handleClose();
   }

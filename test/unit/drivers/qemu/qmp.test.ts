@@ -116,7 +116,17 @@ describe("QmpClient against a fake QMP server", () => {
     expect((err as AgentError).message).toContain("closed");
     expect(closedCalled).toBe(true);
     expect(client.closed).toBe(true);
+    expect(client.closedLocally).toBe(false);
     await expect(client.execute("later")).rejects.toMatchObject({ code: "operation_failed" });
+  });
+
+  it("marks a close() of ours as local so a detach is not taken for QEMU's exit", async () => {
+    server = await fakeServer(sockPath(), () => undefined);
+    client = await QmpClient.connect(sockPath(), { timeoutMs: 1000 });
+    const pending = client.execute("never-answered");
+    client.close();
+    await expect(pending).rejects.toMatchObject({ code: "operation_failed" });
+    expect(client.closedLocally).toBe(true);
   });
 
   it("fails connect with operation_timeout when no greeting arrives", async () => {
