@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { statusPath } from "../../../agent/drivers/qemu/status.js";
@@ -73,6 +74,33 @@ describe("QemuDriver re-adopts running guests after an agent restart (real QEMU)
     // ids keep increasing past the re-adopted ones, as libvirt's do.
     expect(started.id).toBeGreaterThan(Math.max(...guests.map((g) => g.id!)));
     await expectReadopted(b, guests, victim.uuid);
+  });
+
+  it("starts autostart guests at open, removes malformed status files and keeps a transient guest transient", async () => {
+    dirs = makeTempDirs("vb-auto-");
+    const a = fresh();
+    await a.driver.open();
+    const { view: auto } = await a.driver.defineDomain(guestXml("auto1"));
+    await a.driver.setAutostart(auto.uuid, true);
+    const { view: tr } = await a.driver.defineDomain(guestXml("trans1"));
+    const running = await a.driver.startDomain(tr.uuid);
+    pids.add(running.pid);
+    await a.driver.undefineDomain(tr.uuid);
+    await a.driver.close();
+    const junk = join(dirs.runDir, "qemu", "00000000-0000-0000-0000-000000000000.status.json");
+    writeFileSync(junk, "{ not json");
+
+    const b = fresh();
+    await b.driver.open();
+    const started = b.store.getDomain(auto.uuid);
+    pids.add(started?.pid);
+    expect(started).toMatchObject({ state: "running", reason: "booted", autostart: true });
+    expect(b.eventsOf(auto.uuid)).toEqual(["started/booted"]);
+    expect(existsSync(junk)).toBe(false);
+    expect(b.store.getDomain(tr.uuid)).toMatchObject({ state: "running", persistent: false, pid: running.pid });
+    await b.driver.destroyDomain(tr.uuid);
+    expect(b.store.getDomain(tr.uuid)).toBeUndefined();
+    await b.driver.destroyDomain(auto.uuid);
   });
 
   it("re-adopts the guests of an agent that was killed with SIGKILL", async () => {
