@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { removeFileDurable, writeFileAtomic } from "../../core/atomic-file.js";
 import type { DomainDef } from "../../model/domain-def.js";
 import { DOMAIN_STATES, type DomainState } from "../../model/state.js";
+import { isCanonicalUuid } from "../../model/uuid.js";
 
 export const STATUS_VERSION = 1;
 
@@ -89,7 +90,7 @@ export function parseStatus(text: string): GuestStatus | undefined {
   const s = o as Partial<GuestStatus>;
   const ints = [s.pid, s.startTime, s.id, s.startedAt].every((x) => Number.isSafeInteger(x) && (x as number) > 0);
   const strs = [s.uuid, s.name, s.monitorPath, s.reason].every((x) => typeof x === "string" && x.length > 0);
-  const ok = s.v === STATUS_VERSION && ints && strs && DOMAIN_STATES.includes(s.state as DomainState);
+  const ok = s.v === STATUS_VERSION && ints && strs && isCanonicalUuid(s.uuid as string) && DOMAIN_STATES.includes(s.state as DomainState);
   if (!ok || !Array.isArray(s.taps) || !Array.isArray(s.vcpuThreads) || typeof s.def !== "object" || s.def === null) return undefined;
   return { ...(s as GuestStatus), persistent: s.persistent !== false };
 }

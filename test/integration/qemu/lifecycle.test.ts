@@ -70,6 +70,16 @@ describe("QemuDriver lifecycle with real QEMU (TCG, diskless SeaBIOS guests)", (
     ]);
   });
 
+  it("redefines an existing domain as an update that keeps its uuid and assigned addresses", async () => {
+    const first = await fx.driver.defineDomain(guestXml("redef1"));
+    expect(first.updated).toBe(false);
+    const again = await fx.driver.defineDomain(guestXml("redef1", { uuid: first.view.uuid, memoryKiB: 131072 }));
+    expect(again.updated).toBe(true);
+    expect(again.view).toMatchObject({ uuid: first.view.uuid, maxMemoryKiB: 131072 });
+    expect(fx.eventsOf(first.view.uuid)).toEqual(["defined/added", "defined/updated"]);
+    await fx.driver.undefineDomain(first.view.uuid);
+  });
+
   it("reports kill -9 of QEMU as shutoff/crashed within one second", async () => {
     const v = await defineAndStart("crash1");
     const t0 = Date.now();
