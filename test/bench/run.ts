@@ -16,7 +16,7 @@ function runOne(name: string): Promise<BenchOutput | { bench: string; error: str
   if (!existsSync(file)) return Promise.resolve({ bench: name, error: `${file} does not exist` });
   process.stderr.write(`bench: ${name} …\n`);
   return new Promise((resolve) => {
-    const cp = spawn(process.execPath, ["--import", "tsx", file], { stdio: ["ignore", "pipe", "pipe"] });
+    const cp = spawn(process.execPath, ["--expose-gc", "--import", "tsx", file], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     cp.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -25,11 +25,25 @@ function runOne(name: string): Promise<BenchOutput | { bench: string; error: str
       process.stderr.write(d);
     });
     cp.on("exit", (code) => {
-      const line = out.split("\n").reverse().find((l) => l.startsWith("BENCH "));
-      if (line) resolve(JSON.parse(line.slice(6)) as BenchOutput);
-      else resolve({ bench: name, error: `exit ${code}: ${err.trim().split("\n").slice(-5).join(" | ")}` });
+      const parsed = code === 0 ? parseOutput(name, out) : undefined;
+      resolve(parsed ?? { bench: name, error: `exit ${code}: ${err.trim().split("\n").slice(-5).join(" | ")}` });
     });
   });
+}
+
+/** A `BENCH {json}` line, or else the last JSON object the script printed (possibly pretty-printed). */
+function parseOutput(name: string, out: string): BenchOutput | undefined {
+  const line = out.split("\n").reverse().find((l) => l.startsWith("BENCH "));
+  if (line) return JSON.parse(line.slice(6)) as BenchOutput;
+  for (let i = out.lastIndexOf("{"); i >= 0; i = out.lastIndexOf("{", i - 1)) {
+    if (i > 0 && out[i - 1] !== "\n") continue;
+    try {
+      return { bench: name, results: JSON.parse(out.slice(i)) as Record<string, unknown> };
+    } catch {
+      // not the start of the object yet: keep walking back
+    }
+  }
+  return undefined;
 }
 
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
