@@ -20,6 +20,7 @@ export const CALLER: Caller = { user: "root", via: "cli" };
 
 export interface KeyGuest {
   dispatcher: Dispatcher;
+  bus: EventBus;
   driver: QemuDriver;
   store: StateStore;
   uuid: string;
@@ -89,7 +90,7 @@ export async function startKeyGuest(name: string): Promise<KeyGuest> {
     await driver.close();
     dirs.cleanup();
   };
-  const g: KeyGuest = { dispatcher, driver, store, uuid: view.uuid, pid: view.pid!, serialPath, dirs, serial, waitFor, stop };
+  const g: KeyGuest = { dispatcher, bus, driver, store, uuid: view.uuid, pid: view.pid!, serialPath, dirs, serial, waitFor, stop };
   try {
     await waitFor((s) => s.includes("VIRTBUS-READY"), 90_000, "the guest's init");
   } catch (e) {

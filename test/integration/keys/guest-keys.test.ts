@@ -1,4 +1,8 @@
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../../agent/cli.js";
+import { silentLogger } from "../../../agent/core/log.js";
+import { LocalSocketServer } from "../../../agent/exporters/local/socket-server.js";
 import { AgentError } from "../../../agent/model/errors.js";
 import { CALLER, keyEvents, startKeyGuest, syncKeys, type KeyGuest } from "./guest-fixture.js";
 
@@ -69,6 +73,24 @@ describe("send-key into a real Linux guest under TCG", () => {
     const s = await g.waitFor((x) => keyEvents(x, from).length >= 2, 20_000, "the marker key");
     expect(keyEvents(s, from)).toEqual(["44 1", "44 0"]);
   }, 30_000);
+
+  it("virtbus send-key and type-text over the control socket accept virsh syntax and reach the guest", async () => {
+    const path = join(g.dirs.root, "cli.sock");
+    const server = new LocalSocketServer({ path, dispatcher: g.dispatcher, bus: g.bus, log: silentLogger() });
+    await server.start();
+    try {
+      const from = await syncKeys(g, "KEY_ENTER", 28);
+      const cli = (...args: string[]) => main(["node", "virtbus", "--socket", path, ...args]);
+      expect(await cli("send-key", "keys-probe", "--codeset", "usb", "--holdtime", "20", "0x52", "81")).toBe(0); // up, down
+      expect(await cli("send-key", "keys-probe", "KEY_NOPE")).toBe(2);
+      expect(await cli("type-text", "keys-probe", "Bye.\n")).toBe(0);
+      const s = await g.waitFor((x) => /^LINE /m.test(x.slice(from)), 30_000, "the CLI's typed line");
+      expect(keyEvents(s, from).slice(0, 4)).toEqual(["103 1", "108 1", "108 0", "103 0"]);
+      expect(s.slice(from).match(/^LINE .*$/m)?.[0]).toContain("Bye.");
+    } finally {
+      await server.stop();
+    }
+  }, 45_000);
 
   it("the running QEMU's QKeyCode enum has a qcode for every probed key", async () => {
     const qcodes = await g.driver.supportedQcodes(g.uuid);
