@@ -35,6 +35,8 @@ export interface StartParams {
   id: number;
   persistent: boolean;
   openTaps?: TapOpener;
+  /** Called as soon as QMP answers, before `cont`: lets the caller subscribe to events early. */
+  onLaunched?: (proc: QemuProcess) => void;
   log: Logger;
 }
 
@@ -56,6 +58,7 @@ export async function spawnGuest(p: StartParams): Promise<{ proc: QemuProcess; s
     const cmd = buildCommand(p.def, p.caps, fds.ctx);
     proc = await launchQemu({ binary: cmd.binary, argv: cmd.argv, monitorPath: monitorPath(p.runDir, p.def.uuid), logPath: p.logPath, extraFds: fds.extra, qmpTimeoutMs: p.qmpTimeoutMs, log: p.log });
     fds.close();
+    p.onLaunched?.(proc);
     const status = await bringUp({ ...p, def: await liveGraphics(p.def, proc.qmp, fds.ctx.graphicsPorts ?? {}) }, proc, fds.tapNames);
     return { proc, status };
   } catch (err) {

@@ -86,22 +86,31 @@ export class GuestSupervisor {
     try {
       const caps = await probeQemu(v.def.devices.emulator ?? this.o.qemuBinary);
       const id = this.nextId++;
+      // Events that arrive before the runtime exists (e.g. a guest powering off right after
+      // `cont`) are kept and replayed; the idempotent mapping drops the RESUME of our cont.
+      const early = { rt: undefined as Runtime | undefined, events: [] as QmpEvent[] };
+      const onLaunched = (p: QemuProcess) => p.qmp.onEvent((e) => (early.rt ? this.onQmpEvent(early.rt, e) : early.events.push(e)));
       const params = { def: v.def, caps, runDir: this.o.runDir, logPath: this.o.defs.logPath(v.name), qmpTimeoutMs: this.o.qmpTimeoutMs, log: this.o.log.child({ domain: uuid }) };
-      const { proc, status } = await spawnGuest({ ...params, paused, id, persistent: v.persistent, openTaps });
-      const rt = newRuntime(uuid, proc, status);
+      const { proc, status } = await spawnGuest({ ...params, paused, id, persistent: v.persistent, openTaps, onLaunched });
+      const rt = (early.rt = newRuntime(uuid, proc, status));
       this.runtimes.set(uuid, rt);
       this.o.store.setDomain({ ...this.get(uuid), id, pid: proc.pid, startedAt: status.startedAt });
       this.apply(rt, { state: "running", reason: "booted", event: "started", detail: "booted" });
       if (paused) this.apply(rt, { state: "paused", reason: "user", event: "suspended", detail: "paused" });
-      this.attach(rt);
+      for (const e of early.events.splice(0)) this.onQmpEvent(rt, e);
+      this.watchExit(rt);
       return this.get(uuid);
     } catch (err) {
-      const cur = this.o.store.getDomain(uuid);
-      if (cur && !isActive(cur.state)) this.o.store.setDomain({ ...cur, state: "shutoff", reason: "failed", stateChangedAt: Date.now() });
+      this.markFailed(uuid);
       throw err;
     } finally {
       this.starting.delete(uuid);
     }
+  }
+
+  private markFailed(uuid: string): void {
+    const cur = this.o.store.getDomain(uuid);
+    if (cur && !isActive(cur.state)) this.o.store.setDomain({ ...cur, state: "shutoff", reason: "failed", stateChangedAt: Date.now() });
   }
 
   async suspend(uuid: string): Promise<DomainView> {
@@ -195,6 +204,10 @@ export class GuestSupervisor {
 
   private attach(rt: Runtime): void {
     rt.proc.qmp.onEvent((ev) => this.onQmpEvent(rt, ev));
+    this.watchExit(rt);
+  }
+
+  private watchExit(rt: Runtime): void {
     void rt.proc.exited.then(() => this.onExit(rt));
   }
 
