@@ -171,6 +171,19 @@ describe("QemuDriver lifecycle with real QEMU (TCG, diskless SeaBIOS guests)", (
     await fx.driver.destroyDomain(v.uuid);
   });
 
+  it("times out stats of a frozen QEMU at the deadline and destroys it by escalating to SIGKILL", async () => {
+    const v = await defineAndStart("frozen1");
+    process.kill(v.pid!, "SIGSTOP");
+    const t0 = Date.now();
+    await expect(fx.driver.getDomainStats(v.uuid, Date.now() + 300)).rejects.toMatchObject({ code: "operation_timeout" });
+    expect(Date.now() - t0).toBeLessThan(600);
+    // A stopped process keeps SIGTERM pending; only the SIGKILL after the grace period ends it.
+    const t1 = Date.now();
+    expect(await fx.driver.destroyDomain(v.uuid)).toMatchObject({ state: "shutoff", reason: "destroyed" });
+    expect(Date.now() - t1).toBeGreaterThanOrEqual(2900);
+    expect(isAlive(v.pid!)).toBe(false);
+  });
+
   it("keeps a guest running after undefine as transient and forgets it when it stops", async () => {
     const v = await defineAndStart("transient1");
     await fx.driver.undefineDomain(v.uuid);
