@@ -94,6 +94,30 @@ ${table(
 `;
 };
 
+const renderSendKey: Renderer = ({ results: r }) => {
+  const raw = r["raw_qmp_ms"] as P;
+  const d = r["agent_dispatch_ms"] as P;
+  const c = r["agent_cli_socket_ms"] as P;
+  const od = r["overhead_p50_dispatch_ms"] as number;
+  const oc = r["overhead_p50_cli_socket_ms"] as number;
+  return `## send-key (issue #4)
+
+${r["calls"] as number} interleaved calls per path to one real guest (TCG). "Raw" is a bare QMP
+\`send-key\` on the monitor connection (QEMU allows one client per monitor socket).
+
+${table(
+  ["path", "p50", "p99", "p50 overhead"],
+  [
+    ["raw QMP send-key (reference)", ms(raw.p50), ms(raw.p99), "–"],
+    ["virtbus dispatch (validation, qcode check, per-guest lock)", ms(d.p50), ms(d.p99), `+${od.toFixed(3)} ms`],
+    ["virtbus CLI socket round trip", ms(c.p50), ms(c.p99), `+${oc.toFixed(3)} ms`],
+  ],
+)}
+
+- p50 overhead ≤ 0.5 ms: ${verdict(Math.max(od, oc) <= 0.5)}.
+`;
+};
+
 const renderDefault: Renderer = ({ bench, results }) => `## ${bench}
 
 \`\`\`json
@@ -101,4 +125,4 @@ ${JSON.stringify(results, null, 2)}
 \`\`\`
 `;
 
-export const RENDERERS: Record<string, Renderer> = { start: renderStart, amqp: renderAmqp, "snmp-walk": renderSnmp, default: renderDefault };
+export const RENDERERS: Record<string, Renderer> = { start: renderStart, amqp: renderAmqp, "snmp-walk": renderSnmp, "send-key": renderSendKey, default: renderDefault };
