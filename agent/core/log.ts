@@ -12,8 +12,6 @@ export const REDACT_PATHS = [
   "*.*.password",
   "*.*.passwd",
   "args.passwd",
-  "url",
-  "*.url",
   "auth_key",
   "priv_key",
   "*.auth_key",
