@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { BusRuntime, registerFleetVerbs } from "./cli/bus-verbs.js";
 import { registerCapsVerbs } from "./cli/caps-verbs.js";
 import { registerDomainVerbs, type VerbContext } from "./cli/domain-verbs.js";
+import { registerHostVerbs } from "./cli/host-verbs.js";
 import { registerKeyVerbs } from "./cli/key-verbs.js";
 import { CliError, SocketRuntime, type CliRuntime } from "./cli/runtime.js";
 import { VERSION } from "./version.js";
@@ -35,6 +36,7 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
     print: (result, human) => out(program.opts<GlobalOptions>().json ? JSON.stringify(result, null, 2) : human(result)),
   };
   registerDomainVerbs(program, ctx);
+  registerHostVerbs(program, ctx);
   registerKeyVerbs(program, ctx);
   registerFleetVerbs(program, ctx);
   registerCapsVerbs(program, ctx);

@@ -47,6 +47,16 @@ describe("virtbus CLI against a running agent (fake driver)", () => {
     expect(missing.exitCode).toBe(ERROR_TABLE["domain.not_found"].exit);
   });
 
+  it("version and ping report the running agent", async () => {
+    const v = await agent.cli(["version"]);
+    expect(v.exitCode).toBe(0);
+    expect(v.stdout).toMatch(/Running agent:\s+virtbus \d+\.\d+\.\d+ on \S+ \(fake driver/);
+    expect(v.stdout).toContain("Guests:               1 active of 2");
+    const p = JSON.parse((await agent.cli(["--json", "ping"])).stdout);
+    expect(p.host).toBeTruthy();
+    expect(p.rtt_ms).toBeGreaterThan(0);
+  });
+
   it("define, start, domstate --reason, dumpxml and undefine work end to end", async () => {
     const file = join(agent.dir, "guest.xml");
     writeFileSync(file, GUEST_XML);
