@@ -12,3 +12,7 @@ if (stale) {
   const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { stdio: "inherit" });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
+
+// The TUNSETIFF addon (native/build/tap.node) is never committed: build it when missing or stale.
+const nativeBuild = spawnSync(process.execPath, ["native/build.mjs"], { stdio: "inherit" });
+if (nativeBuild.status !== 0) process.exit(nativeBuild.status ?? 1);
