@@ -41,7 +41,7 @@ ${table(["path", "p50", "p99", "÷ raw (p50)"], rows)}
 
 - virtbus vs raw QEMU (p50): ${ratio.toFixed(2)}× — target ≤ 1.25×: ${verdict(ratio <= 1.25)}.
 - ${lvLine}
-- Agent RSS with ${rss.guests} running guests: ${rss.rss_mb} MB — target ≤ 120 MB: ${verdict(rss.rss_mb <= 120)}.
+${r["libvirt_note"] ? `- Setup: ${r["libvirt_note"] as string}.\n` : ""}- Agent RSS with ${rss.guests} running guests: ${rss.rss_mb} MB — target ≤ 120 MB: ${verdict(rss.rss_mb <= 120)}.
 `;
 };
 

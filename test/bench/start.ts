@@ -15,6 +15,7 @@ import * as domainXml from "../../agent/model/domain-xml.js";
 import { startAgentProcess } from "../helpers/agent-process.js";
 import { makeQemuHarness } from "../helpers/qemu-harness.js";
 import { emit, listenAt, rawQmpHandshake, round, summarise } from "./lib.js";
+import { ensureLibvirtd, libvirtMissing, prepareKvmDevice, stopLibvirtd, virsh } from "./libvirt.js";
 
 const QEMU = "/usr/bin/qemu-system-x86_64";
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 15);
@@ -60,10 +61,6 @@ async function agentStarts(): Promise<number[]> {
   return out;
 }
 
-function virsh(args: string[]): string {
-  return execFileSync("virsh", ["-q", "-c", "qemu:///system", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
-
 /**
  * libvirt's own API time (virDomainCreate → return), through Debian's python3-libvirt so the
  * number is not dominated by virsh's process start-up; `virsh start` is measured too.
@@ -81,13 +78,10 @@ finally:
 print(json.dumps(out))
 `;
 
-async function libvirtStarts(dir: string): Promise<{ api: number[]; virsh: number[] } | string> {
-  try {
-    execFileSync("which", ["virsh", "libvirtd"]);
-    execFileSync("/usr/bin/python3", ["-c", "import libvirt"]);
-  } catch {
-    return "libvirt not installed (apt-get install libvirt-daemon-system libvirt-clients python3-libvirt)";
-  }
+async function libvirtStarts(dir: string): Promise<{ api: number[]; virsh: number[]; note?: string } | string> {
+  const missing = libvirtMissing();
+  if (missing) return missing;
+  const note = prepareKvmDevice();
   const started = ensureLibvirtd();
   const xmlPath = join(dir, "lv.xml");
   writeFileSync(xmlPath, guestXml("vb-bench-libvirt"));
@@ -105,39 +99,9 @@ async function libvirtStarts(dir: string): Promise<{ api: number[]; virsh: numbe
     } finally {
       virsh(["undefine", "vb-bench-libvirt"]);
     }
-    return { api, virsh: viaVirsh };
+    return note === undefined ? { api, virsh: viaVirsh } : { api, virsh: viaVirsh, note };
   } finally {
     if (started) stopLibvirtd();
-  }
-}
-
-/** Starts virtlogd + libvirtd when not running; returns whether we started them. */
-function ensureLibvirtd(): boolean {
-  try {
-    virsh(["version"]);
-    return false;
-  } catch {
-    execFileSync("virtlogd", ["-d"]);
-    execFileSync("libvirtd", ["-d"]);
-    for (let i = 0; i < 150; i++) {
-      try {
-        virsh(["version"]);
-        return true;
-      } catch {
-        execFileSync("sleep", ["0.2"]);
-      }
-    }
-    throw new Error("libvirtd did not come up");
-  }
-}
-
-function stopLibvirtd(): void {
-  for (const pidfile of ["/run/libvirtd.pid", "/run/virtlogd.pid"]) {
-    try {
-      process.kill(Number(readFileSync(pidfile, "utf8").trim()), "SIGTERM");
-    } catch {
-      /* not running */
-    }
   }
 }
 
@@ -177,6 +141,7 @@ try {
     virtbus_ms: a,
     libvirt_ms: l ?? libvirt,
     virsh_start_ms: typeof libvirt === "object" ? summarise(libvirt.virsh) : undefined,
+    libvirt_note: typeof libvirt === "object" ? libvirt.note : undefined,
     ratio_vs_raw_p50: round(a.p50 / r.p50),
     ratio_vs_libvirt_p50: l ? round(a.p50 / l.p50) : undefined,
     rss,
