@@ -4,6 +4,7 @@
  * over AMQP). Exit code 0 on success, else the error code's exit number (model/errors.ts).
  */
 import { Command, CommanderError } from "commander";
+import { registerAttachVerbs } from "./cli/attach-verbs.js";
 import { BusRuntime, registerFleetVerbs } from "./cli/bus-verbs.js";
 import { registerCapsVerbs } from "./cli/caps-verbs.js";
 import { registerDomainVerbs, type VerbContext } from "./cli/domain-verbs.js";
@@ -40,6 +41,7 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
   registerKeyVerbs(program, ctx);
   registerFleetVerbs(program, ctx);
   registerCapsVerbs(program, ctx);
+  registerAttachVerbs(program, ctx);
   return program;
 }
 

@@ -2,6 +2,7 @@
  * THE command table, shared by the CLI socket, AMQP and SNMP SET. Each group lives in
  * handlers/; this file only composes them, so adding a group is one line here.
  */
+import { ATTACH_COMMANDS } from "./handlers/attach.js";
 import { BUS_COMMANDS } from "./handlers/bus.js";
 import { CAPABILITIES_COMMANDS } from "./handlers/capabilities.js";
 import { DOMAIN_COMMANDS } from "./handlers/domain.js";
@@ -15,6 +16,7 @@ export const COMMANDS = {
   ...KEY_COMMANDS,
   ...BUS_COMMANDS,
   ...CAPABILITIES_COMMANDS,
+  ...ATTACH_COMMANDS,
 } satisfies Record<string, CommandSpec<any, unknown>>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export type CommandName = keyof typeof COMMANDS;

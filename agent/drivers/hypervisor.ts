@@ -57,4 +57,22 @@ export interface HypervisorDriver {
   supportedQcodes(uuid: string): Promise<ReadonlySet<string>>;
   /** Collects fresh stats; must settle by `deadlineMs` (absolute wall-clock ms) or throw operation_timeout. */
   getDomainStats(uuid: string, deadlineMs: number): Promise<DomainStats>;
+  /**
+   * Optional (qemu only): takes over a running QEMU the agent did not start, as a transient,
+   * tainted guest. Absent: domain.attach answers no_support.
+   */
+  attachDomain?(pid: number, opts?: AttachOptions): Promise<AttachResult>;
+}
+
+export interface AttachOptions {
+  /** Domain name to use instead of -name / pid-<PID>. */
+  name?: string;
+  /** How long to wait for the QMP greeting (the socket may be held by another client). */
+  timeoutMs?: number;
+}
+
+export interface AttachResult {
+  view: DomainView;
+  /** What the command line and QMP check could not express or disagreed on. */
+  notes: string[];
 }

@@ -19,14 +19,15 @@ import type { DomainDef } from "../../model/domain-def.js";
 import * as domainXml from "../../model/domain-xml.js";
 import { AgentError } from "../../model/errors.js";
 import { isActive } from "../../model/state.js";
-import type { DefineResult, DriverInfo, HypervisorDriver, QKey, ShutdownOptions } from "../hypervisor.js";
+import type { AttachOptions, AttachResult, DefineResult, DriverInfo, HypervisorDriver, QKey, ShutdownOptions } from "../hypervisor.js";
+import { probeForeignQemu } from "./attach.js";
 import { probeQemu } from "./caps.js";
 import { prepareDefinition } from "./define.js";
 import { GuestSupervisor } from "./supervisor.js";
 import { DefinitionStore } from "./persist.js";
 import { collectStats } from "./stats.js";
 import type { TapOpener } from "./start.js";
-import { statusDir } from "./status.js";
+import { STATUS_VERSION, statusDir, type GuestStatus } from "./status.js";
 
 export interface QemuDriverOptions {
   store: StateStore;
@@ -188,6 +189,30 @@ export class QemuDriver implements HypervisorDriver {
     if (hmp.length === 0 || hmp.length > 4096 || /[\r\n]/.test(hmp)) throw new AgentError("invalid_arg", "HMP command must be one non-empty line", { component: "qemu" });
     this.opts.store.setDomain({ ...this.sup.get(uuid), tainted: true });
     return String(await rt.proc.qmp.execute("human-monitor-command", { "command-line": hmp }));
+  }
+
+  /**
+   * Takes over a QEMU started by someone else (see docs/attach.md): transient, tainted.
+   * @throws AgentError operation_invalid (pid already managed, no monitor socket),
+   *   invalid_arg (not a QEMU), no_support (TCP/HMP-only monitor), domain.exists,
+   *   operation_timeout (monitor busy), operation_failed, config_unsupported.
+   */
+  async attachDomain(pid: number, opts: AttachOptions = {}): Promise<AttachResult> {
+    const managed = this.opts.store.listDomains().find((v) => v.pid === pid);
+    if (managed) throw new AgentError("operation_invalid", `pid ${pid} is already managed as domain "${managed.name}"`, { component: "qemu" });
+    const timeoutMs = opts.timeoutMs ?? this.opts.qmpTimeoutMs;
+    const g = await probeForeignQemu({ pid, name: opts.name, qmpTimeoutMs: timeoutMs, newUuid: randomUUID, log: this.opts.log.child({ pid }) });
+    try {
+      if (this.opts.store.getDomain(g.def.uuid) || this.opts.store.findDomain(g.def.name)?.name === g.def.name) {
+        this.checkDuplicates(g.def);
+        throw new AgentError("domain.exists", `domain "${g.def.name}" (uuid ${g.def.uuid}) already exists; attach with another name, or stop it first`, { component: "qemu" });
+      }
+      const status: Omit<GuestStatus, "id"> = { v: STATUS_VERSION, uuid: g.def.uuid, name: g.def.name, pid, startTime: g.proc.startTime, monitorPath: g.monitorPath, taps: g.taps, vcpuThreads: g.vcpuThreads, state: g.state, reason: g.reason, startedAt: g.startedAt, persistent: false, def: g.def };
+      return { view: await this.sup.adoptForeign(g.proc, status), notes: g.notes };
+    } catch (err) {
+      g.proc.qmp.close();
+      throw err;
+    }
   }
 
   private checkDuplicates(def: DomainDef): void {

@@ -30,6 +30,8 @@ export interface GuestStatus {
   startedAt: number;
   /** Whether the definition stays when the guest stops (false: transient). */
   persistent: boolean;
+  /** Attached, not started by the agent (domain.attach): stays tainted across re-adoption. */
+  tainted?: boolean;
   /** The live definition the process was started from. */
   def: DomainDef;
 }

@@ -186,9 +186,22 @@ export class GuestSupervisor {
     const rt = newRuntime(st.uuid, proc, st);
     this.runtimes.set(st.uuid, rt);
     this.nextId = Math.max(this.nextId, st.id + 1);
-    this.o.store.setDomain({ ...base, persistent, state: st.state, reason: st.reason, id: st.id, pid: st.pid, startedAt: st.startedAt, stateChangedAt: Date.now() });
+    const tainted = base.tainted || st.tainted === true;
+    this.o.store.setDomain({ ...base, persistent, tainted, state: st.state, reason: st.reason, id: st.id, pid: st.pid, startedAt: st.startedAt, stateChangedAt: Date.now() });
     this.persist(rt, { persistent });
     this.attach(rt);
+  }
+
+  /**
+   * A QEMU the agent did not start (domain.attach): a transient, tainted guest taken over
+   * through the re-adoption path, so its status file makes a restarted agent adopt it again.
+   */
+  async adoptForeign(proc: QemuProcess, st: Omit<GuestStatus, "id">): Promise<DomainView> {
+    this.adopted(proc, { ...st, id: this.nextId++, persistent: false, tainted: true });
+    await this.runtimes.get(st.uuid)?.writes; // the status file exists before attach answers
+    const v = this.get(st.uuid);
+    this.emit(v, "started", "booted");
+    return v;
   }
 
   /** A status file whose QEMU died while no agent watched: shutoff, crashed unless it was shutting down. */
