@@ -16,6 +16,21 @@ export interface PciAddress {
   bus: number;
   slot: number;
   function: number;
+  /** libvirt's multifunction='on' on function 0 of a slot whose other functions are used. */
+  multifunction?: boolean;
+}
+
+/** `<address type='usb' bus port>`: port is a dotted hub path like "1" or "1.2". */
+export interface UsbAddress {
+  bus: number;
+  port: string;
+}
+
+/** `<address type='virtio-serial' controller bus port>` of a channel. */
+export interface VirtioSerialAddress {
+  controller: number;
+  bus: number;
+  port: number;
 }
 
 /** `<address type='drive' controller bus target unit>` for sata/ide/scsi disks. */
@@ -43,18 +58,70 @@ export interface OsDef {
 export interface FeaturesDef {
   acpi: boolean;
   apic: boolean;
+  /** `<pae/>`: informative on x86_64 (every 64-bit CPU model has PAE); kept for round trip. */
+  pae?: boolean;
+  /** `<vmport state>` → `-machine vmport=on|off`. */
+  vmport?: "on" | "off";
 }
 
 export const CPU_MODES = ["custom", "host-model", "host-passthrough", "maximum"] as const;
 export type CpuMode = (typeof CPU_MODES)[number];
 
+export interface CpuTopology {
+  sockets: number;
+  dies: number;
+  cores: number;
+  threads: number;
+}
+
+/** Policies we can honour on the -cpu line (force/require → on, disable → off). */
+export const CPU_FEATURE_POLICIES = ["force", "require", "disable"] as const;
+export type CpuFeaturePolicy = (typeof CPU_FEATURE_POLICIES)[number];
+
+export interface CpuFeature {
+  policy: CpuFeaturePolicy;
+  name: string;
+}
+
 export interface CpuDef {
   mode: CpuMode;
   model?: string;
+  /** `<cpu match>`: only 'exact', what `-cpu MODEL` gives. */
+  match?: "exact";
+  /** libvirt's check attribute: virtbus never compares with the host before start ('none'). */
+  check?: "none" | "partial";
+  /** `<model fallback>`: virtbus never substitutes a model (a model QEMU lacks fails the start). */
+  fallback?: "allow" | "forbid";
+  /** `<cpu migratable>` of host-passthrough / maximum → `-cpu host,migratable=on|off`. */
+  migratable?: boolean;
+  topology?: CpuTopology;
+  features?: CpuFeature[];
+}
+
+export const TIMER_NAMES = ["rtc", "pit", "hpet"] as const;
+export type TimerName = (typeof TIMER_NAMES)[number];
+
+export interface TimerDef {
+  name: TimerName;
+  tickpolicy?: "catchup" | "delay";
+  present?: boolean;
 }
 
 export interface ClockDef {
   offset: "utc" | "localtime";
+  timers?: TimerDef[];
+}
+
+/** `<pm>`: S3/S4 advertised to the guest (ACPI), → `-global PIIX4_PM|ICH9-LPC.disable_s3/s4`. */
+export interface PmDef {
+  suspendToMem?: boolean;
+  suspendToDisk?: boolean;
+}
+
+/** `<seclabel type='none' model?>`: no per-guest labelling, which is what virtbus does. */
+export interface SeclabelDef {
+  type: "none";
+  model?: string;
 }
 
 export const DISK_BUSES = ["virtio", "sata", "ide", "scsi"] as const;
@@ -63,7 +130,13 @@ export type DiskBus = (typeof DISK_BUSES)[number];
 export interface DiskDef {
   type: "file" | "block";
   device: "disk" | "cdrom";
-  driver: { name: "qemu"; type: "raw" | "qcow2"; cache?: "none" | "writeback" | "writethrough" | "directsync" | "unsafe" };
+  driver: {
+    name: "qemu";
+    type: "raw" | "qcow2";
+    cache?: "none" | "writeback" | "writethrough" | "directsync" | "unsafe";
+    /** Guest discard requests: passed down (unmap) or dropped (ignore, QEMU's default). */
+    discard?: "unmap" | "ignore";
+  };
   /** Path of the file or block device; absent for an empty cdrom drive. */
   source?: string;
   target: { dev: string; bus: DiskBus };
@@ -85,6 +158,8 @@ export interface InterfaceDef {
   target?: { dev: string; managed: boolean };
   bootOrder?: number;
   address?: PciAddress;
+  /** `<link state='up'>` only: 'down' needs a set_link after start, which the runtime does not do. */
+  linkState?: "up";
 }
 
 export interface GraphicsDef {
@@ -106,6 +181,7 @@ export interface VideoDef {
 export interface InputDef {
   type: "keyboard" | "mouse" | "tablet";
   bus: "ps2" | "usb" | "virtio";
+  address?: UsbAddress;
 }
 
 export interface CharDevDef {
@@ -120,6 +196,7 @@ export interface ChannelDef {
   /** Socket path; generated per domain when absent. */
   path?: string;
   targetName: string; // "org.qemu.guest_agent.0"
+  address?: VirtioSerialAddress;
 }
 
 export interface MemballoonDef {
@@ -140,6 +217,46 @@ export interface ControllerDef {
   index: number;
   model?: string;
   address?: PciAddress;
+  /** `<model name>`: the QEMU device libvirt uses (pcie-root-port, pcie-pci-bridge, pci-bridge). */
+  modelName?: string;
+  /** `<target chassis port>` of a root port or PCI bridge. */
+  target?: { chassis?: number; port?: number };
+  /** `ports` / `vectors` attributes of virtio-serial and usb controllers. */
+  ports?: number;
+  vectors?: number;
+}
+
+export const SOUND_MODELS = ["ich6", "ich9", "ac97"] as const;
+export type SoundModel = (typeof SOUND_MODELS)[number];
+
+export interface SoundDef {
+  model: SoundModel;
+  /** id of the `<audio>` backend; libvirt uses the first audio when absent. */
+  audioId?: number;
+  address?: PciAddress;
+}
+
+/** `<audio type='none'>`: the guest sees a sound card whose output goes nowhere. */
+export interface AudioDef {
+  id: number;
+  type: "none";
+}
+
+export interface RngDef {
+  model: "virtio";
+  /** `<backend model='random'>` device path: /dev/urandom, /dev/random or /dev/hwrng. */
+  backend: string;
+  rate?: { bytes: number; period?: number };
+  address?: PciAddress;
+}
+
+export const WATCHDOG_ACTIONS = ["reset", "shutdown", "poweroff", "pause", "none", "inject-nmi"] as const;
+export type WatchdogAction = (typeof WATCHDOG_ACTIONS)[number];
+
+export interface WatchdogDef {
+  model: "i6300esb" | "ib700";
+  action: WatchdogAction;
+  address?: PciAddress;
 }
 
 export interface DevicesDef {
@@ -155,6 +272,11 @@ export interface DevicesDef {
   consoles: CharDevDef[];
   channels: ChannelDef[];
   memballoon?: MemballoonDef;
+  /** The lists below are absent when empty (additive fields; older defs omit them). */
+  sounds?: SoundDef[];
+  audios?: AudioDef[];
+  rngs?: RngDef[];
+  watchdogs?: WatchdogDef[];
 }
 
 export interface DomainDef {
@@ -172,6 +294,10 @@ export interface DomainDef {
   features: FeaturesDef;
   cpu?: CpuDef;
   clock?: ClockDef;
+  pm?: PmDef;
+  /** `<resource><partition>`: only "/machine", libvirt's default, which means no placement. */
+  resourcePartition?: string;
+  seclabels?: SeclabelDef[];
   onPoweroff: LifecycleAction;
   onReboot: LifecycleAction;
   onCrash: LifecycleAction;

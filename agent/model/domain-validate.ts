@@ -66,6 +66,24 @@ function checkOs(def: DomainDef): void {
   checkUnique(os.boot, (b) => b, "boot device");
   if (def.cpu?.model !== undefined && !CPU_MODEL_RE.test(def.cpu.model)) throw invalid(`invalid cpu model '${def.cpu.model}'`);
   if (def.cpu?.model !== undefined && def.cpu.mode !== "custom") throw invalid(`cpu model requires mode 'custom', not '${def.cpu.mode}'`);
+  checkCpuDetails(def);
+}
+
+const CPU_FEATURE_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/i;
+
+function checkCpuDetails(def: DomainDef): void {
+  const cpu = def.cpu;
+  if (cpu === undefined) return;
+  const t = cpu.topology;
+  if (t !== undefined && t.sockets * t.dies * t.cores * t.threads !== def.vcpus) {
+    throw invalid(`cpu topology ${t.sockets} sockets x ${t.dies} dies x ${t.cores} cores x ${t.threads} threads does not give ${def.vcpus} vcpus`);
+  }
+  for (const f of cpu.features ?? []) if (!CPU_FEATURE_RE.test(f.name)) throw invalid(`invalid cpu feature name '${f.name}'`);
+  checkUnique(cpu.features ?? [], (f) => f.name, "cpu feature");
+  if (cpu.migratable !== undefined && cpu.mode !== "host-passthrough" && cpu.mode !== "maximum") {
+    throw invalid(`cpu migratable is only valid with mode host-passthrough or maximum, not '${cpu.mode}'`);
+  }
+  if (cpu.fallback !== undefined && cpu.model === undefined) throw invalid("cpu model fallback needs a model");
 }
 
 function checkDisks(def: DomainDef): void {
@@ -168,6 +186,7 @@ function checkAddresses(def: DomainDef): void {
     ...d.interfaces.map((x) => x.address),
     ...d.videos.map((x) => x.address),
     ...(d.controllers ?? []).map((x) => x.address),
+    ...[...(d.sounds ?? []), ...(d.rngs ?? []), ...(d.watchdogs ?? [])].map((x) => x.address),
     d.memballoon?.address,
   ];
   const pci = all.filter((a): a is PciAddress => a !== undefined && !("controller" in a));
@@ -175,6 +194,21 @@ function checkAddresses(def: DomainDef): void {
   const drives = d.disks.flatMap((x) => (x.address !== undefined && "controller" in x.address ? [{ bus: x.target.bus, a: x.address }] : []));
   checkUnique(drives, ({ bus, a }) => `${bus} ${a.controller}:${a.bus}:${a.target}:${a.unit}`, "drive address");
   checkUnique(d.controllers ?? [], (c) => `${c.type} index ${c.index}`, "controller");
+  const usb = d.inputs.flatMap((i) => (i.address !== undefined ? [i.address] : []));
+  checkUnique(usb, (a) => `${a.bus}:${a.port}`, "USB address");
+  const vser = d.channels.flatMap((c) => (c.address !== undefined ? [c.address] : []));
+  checkUnique(vser, (a) => `${a.controller}:${a.bus}:${a.port}`, "virtio-serial address");
+}
+
+function checkExtraDevices(def: DomainDef): void {
+  const d = def.devices;
+  const audios = d.audios ?? [];
+  checkUnique(audios, (a) => String(a.id), "audio id");
+  for (const s of d.sounds ?? []) {
+    if (s.audioId !== undefined && !audios.some((a) => a.id === s.audioId)) throw invalid(`sound '${s.model}' refers to missing <audio id='${s.audioId}'>`);
+  }
+  if ((d.watchdogs ?? []).length > 1) throw invalid("at most one watchdog is supported (QEMU has one watchdog action)");
+  for (const i of d.inputs) if (i.address !== undefined && i.bus !== "usb") throw invalid(`${i.bus} ${i.type} input cannot have a USB address`);
 }
 
 function checkMisc(def: DomainDef): void {
@@ -203,5 +237,6 @@ export function validateDomainDef(def: DomainDef): void {
   checkBootOrder(def);
   checkCharDevs(def);
   checkAddresses(def);
+  checkExtraDevices(def);
   checkMisc(def);
 }

@@ -5,26 +5,14 @@ import type {
   ControllerDef,
   DevicesDef,
   DiskDef,
-  DriveAddress,
   GraphicsDef,
   InterfaceDef,
   MemballoonDef,
-  PciAddress,
   VideoDef,
 } from "./domain-def.js";
+import { formatAddress } from "./domain-xml-address.js";
+import { formatAudio, formatRng, formatSound, formatWatchdog } from "./domain-xml-extra.js";
 import { el } from "./xml-writer.js";
-
-function hex(n: number, width: number): string {
-  return `0x${n.toString(16).padStart(width, "0")}`;
-}
-
-function formatAddress(a: PciAddress | DriveAddress | undefined): string[] {
-  if (a === undefined) return [];
-  if ("controller" in a) {
-    return el("address", [["type", "drive"], ["controller", a.controller], ["bus", a.bus], ["target", a.target], ["unit", a.unit]]);
-  }
-  return el("address", [["type", "pci"], ["domain", hex(a.domain, 4)], ["bus", hex(a.bus, 2)], ["slot", hex(a.slot, 2)], ["function", hex(a.function, 1)]]);
-}
 
 function formatBoot(order: number | undefined): string[] {
   return order === undefined ? [] : el("boot", [["order", order]]);
@@ -32,7 +20,7 @@ function formatBoot(order: number | undefined): string[] {
 
 function formatDisk(d: DiskDef): string[] {
   return el("disk", [["type", d.type], ["device", d.device]], [
-    ...el("driver", [["name", d.driver.name], ["type", d.driver.type], ["cache", d.driver.cache]]),
+    ...el("driver", [["name", d.driver.name], ["type", d.driver.type], ["cache", d.driver.cache], ["discard", d.driver.discard]]),
     ...(d.source !== undefined ? el("source", [[d.type === "file" ? "file" : "dev", d.source]]) : []),
     ...el("target", [["dev", d.target.dev], ["bus", d.target.bus]]),
     ...(d.readonly ? el("readonly") : []),
@@ -43,7 +31,14 @@ function formatDisk(d: DiskDef): string[] {
 }
 
 function formatController(c: ControllerDef): string[] {
-  return el("controller", [["type", c.type], ["index", c.index], ["model", c.model]], formatAddress(c.address));
+  const t = c.target;
+  const chassisKey = c.model === "pci-bridge" ? "chassisNr" : "chassis";
+  const port = t?.port === undefined ? undefined : `0x${t.port.toString(16)}`;
+  return el("controller", [["type", c.type], ["index", c.index], ["model", c.model], ["ports", c.ports], ["vectors", c.vectors]], [
+    ...(c.modelName !== undefined ? el("model", [["name", c.modelName]]) : []),
+    ...(t !== undefined ? el("target", [[chassisKey, t.chassis], ["port", port]]) : []),
+    ...formatAddress(c.address),
+  ]);
 }
 
 function formatInterface(n: InterfaceDef): string[] {
@@ -53,6 +48,7 @@ function formatInterface(n: InterfaceDef): string[] {
     ...(n.target !== undefined ? el("target", [["dev", n.target.dev], ["managed", n.target.managed ? "yes" : "no"]]) : []),
     ...el("model", [["type", n.model]]),
     ...formatBoot(n.bootOrder),
+    ...(n.linkState !== undefined ? el("link", [["state", n.linkState]]) : []),
     ...formatAddress(n.address),
   ]);
 }
@@ -69,6 +65,7 @@ function formatChannel(c: ChannelDef): string[] {
   return el("channel", [["type", c.type]], [
     ...(c.path !== undefined ? el("source", [["mode", "bind"], ["path", c.path]]) : []),
     ...el("target", [["type", "virtio"], ["name", c.targetName]]),
+    ...formatAddress(c.address),
   ]);
 }
 
@@ -102,9 +99,13 @@ export function formatDevices(d: DevicesDef, secure: boolean): string[] {
     ...d.serials.flatMap((c) => formatCharDev("serial", c)),
     ...d.consoles.flatMap((c) => formatCharDev("console", c)),
     ...d.channels.flatMap(formatChannel),
-    ...d.inputs.flatMap((i) => el("input", [["type", i.type], ["bus", i.bus]])),
+    ...d.inputs.flatMap((i) => el("input", [["type", i.type], ["bus", i.bus]], formatAddress(i.address))),
     ...d.graphics.flatMap((g) => formatGraphics(g, secure)),
+    ...(d.sounds ?? []).flatMap(formatSound),
+    ...(d.audios ?? []).flatMap(formatAudio),
     ...d.videos.flatMap(formatVideo),
+    ...(d.watchdogs ?? []).flatMap(formatWatchdog),
     ...(d.memballoon !== undefined ? formatMemballoon(d.memballoon) : []),
+    ...(d.rngs ?? []).flatMap(formatRng),
   ]);
 }

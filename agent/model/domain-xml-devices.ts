@@ -11,7 +11,6 @@ import type {
   DevicesDef,
   DiskBus,
   DiskDef,
-  DriveAddress,
   GraphicsDef,
   InputDef,
   InterfaceDef,
@@ -19,6 +18,8 @@ import type {
   PciAddress,
   VideoDef,
 } from "./domain-def.js";
+import { parseAddress } from "./domain-xml-address.js";
+import { parseExtraDevices } from "./domain-xml-extra.js";
 import { AgentError } from "./errors.js";
 import type { XEl } from "./xml-reader.js";
 
@@ -42,36 +43,8 @@ function xmlError(message: string): AgentError {
   return new AgentError("xml_error", message, { component: "conf" });
 }
 
-function parsePci(a: XEl): PciAddress {
-  return {
-    domain: a.reqIntAttr("domain", 0, 0xffff, true),
-    bus: a.reqIntAttr("bus", 0, 0xff, true),
-    slot: a.reqIntAttr("slot", 0, 0x1f, true),
-    function: a.reqIntAttr("function", 0, 7, true),
-  };
-}
-
-function parseDrive(a: XEl): DriveAddress {
-  return {
-    controller: a.intAttr("controller", 0, U32) ?? 0,
-    bus: a.intAttr("bus", 0, U32) ?? 0,
-    target: a.intAttr("target", 0, U32) ?? 0,
-    unit: a.intAttr("unit", 0, U32) ?? 0,
-  };
-}
-
-/** `<address type=...>` restricted to the given kinds. */
-function parseAddress<K extends "pci" | "drive">(parent: XEl, kinds: readonly K[]): PciAddress | DriveAddress | undefined {
-  const a = parent.child("address");
-  if (a === undefined) return undefined;
-  const kind = a.enumAttr("type", kinds);
-  const addr = kind === "pci" ? parsePci(a) : parseDrive(a);
-  a.finish();
-  return addr;
-}
-
 function parsePciAddress(parent: XEl): PciAddress | undefined {
-  return parseAddress(parent, ["pci"]) as PciAddress | undefined;
+  return parseAddress(parent, ["pci"]);
 }
 
 function parseBootOrder(parent: XEl): number | undefined {
@@ -96,6 +69,8 @@ function parseDiskDriver(x: XEl): DiskDef["driver"] {
   driver.type = d.enumAttr("type", ["raw", "qcow2"], "raw");
   const cache = d.optEnumAttr("cache", DISK_CACHES);
   if (cache !== undefined) driver.cache = cache;
+  const discard = d.optEnumAttr("discard", ["unmap", "ignore"] as const);
+  if (discard !== undefined) driver.discard = discard;
   d.finish();
   return driver;
 }
@@ -164,6 +139,12 @@ function parseInterface(x: XEl): InterfaceDef {
   }
   const boot = parseBootOrder(x);
   if (boot !== undefined) nic.bootOrder = boot;
+  const link = x.child("link");
+  if (link !== undefined) {
+    // 'down' would need QMP set_link after every start; only the default state is accepted.
+    nic.linkState = link.enumAttr("state", ["up"] as const);
+    link.finish();
+  }
   const address = parsePciAddress(x);
   if (address !== undefined) nic.address = address;
   x.finish();
@@ -215,12 +196,15 @@ function parseVideo(x: XEl): VideoDef {
 function parseInput(x: XEl): InputDef {
   const type = x.enumAttr("type", ["keyboard", "mouse", "tablet"]);
   const input: InputDef = { type, bus: x.enumAttr("bus", ["ps2", "usb", "virtio"], type === "tablet" ? "usb" : "ps2") };
+  const address = parseAddress(x, ["usb"]);
+  if (address !== undefined) input.address = address;
   x.finish();
   return input;
 }
 
 function parseCharDev(x: XEl, targetType: "isa-serial" | "serial"): CharDevDef {
   const c: CharDevDef = { type: x.enumAttr("type", ["pty", "file"]), targetPort: 0 };
+  if (c.type === "pty") x.ignore("tty"); // the pty a running guest got: runtime state, not config
   const src = x.child("source");
   if (c.type === "file") {
     if (src === undefined) throw xmlError(`missing element <${x.path}/source> for type 'file'`);
@@ -254,6 +238,8 @@ function parseChannel(x: XEl): ChannelDef {
     if (path !== undefined) ch.path = path;
     src.finish();
   }
+  const address = parseAddress(x, ["virtio-serial"]);
+  if (address !== undefined) ch.address = address;
   x.finish();
   return ch;
 }
@@ -271,6 +257,35 @@ function parseMemballoon(x: XEl): MemballoonDef {
   return mb;
 }
 
+/** QEMU device names libvirt writes in `<controller><model name>` for each pci model. */
+const PCI_MODEL_NAMES: Record<string, string> = {
+  "pcie-root-port": "pcie-root-port",
+  "pci-bridge": "pci-bridge",
+  "pcie-to-pci-bridge": "pcie-pci-bridge",
+  "dmi-to-pci-bridge": "i82801b11-bridge",
+};
+
+function parseControllerChildren(x: XEl, c: ControllerDef): void {
+  for (const a of ["ports", "vectors"] as const) {
+    const n = x.intAttr(a, 0, 0xffff);
+    if (n !== undefined) c[a] = n;
+  }
+  const m = x.child("model");
+  if (m !== undefined) {
+    const want = PCI_MODEL_NAMES[c.model ?? ""];
+    c.modelName = m.enumAttr("name", want !== undefined ? [want] : []);
+    m.finish();
+  }
+  const t = x.child("target");
+  if (t === undefined) return;
+  c.target = {};
+  const chassis = t.intAttr(c.model === "pci-bridge" ? "chassisNr" : "chassis", 0, 255);
+  if (chassis !== undefined) c.target.chassis = chassis;
+  const port = c.model === "pcie-root-port" ? t.intAttr("port", 0, 255, true) : undefined;
+  if (port !== undefined) c.target.port = port;
+  t.finish();
+}
+
 function parseController(x: XEl): ControllerDef {
   const type = x.enumAttr("type", CONTROLLER_TYPES);
   const c: ControllerDef = { type, index: x.intAttr("index", 0, 255) ?? 0 };
@@ -281,6 +296,7 @@ function parseController(x: XEl): ControllerDef {
   }
   const address = parsePciAddress(x);
   if (address !== undefined) c.address = address;
+  parseControllerChildren(x, c);
   x.finish();
   return c;
 }
@@ -307,6 +323,7 @@ export function parseDevices(d: XEl | undefined): DevicesDef {
   out.videos = d.children("video").map(parseVideo);
   const mb = d.child("memballoon");
   if (mb !== undefined) out.memballoon = parseMemballoon(mb);
+  parseExtraDevices(d, out);
   d.finish();
   return out;
 }

@@ -9,10 +9,24 @@
  *   named by its path, e.g. "unsupported element <devices/hostdev>".
  * Semantic checks (duplicates, paths, limits) live in `validateDomainDef`.
  */
-import { BOOT_DEVICES, CPU_MODES, DOMAIN_DEFAULTS, DOMAIN_TYPES } from "./domain-def.js";
-import type { ClockDef, CpuDef, DomainDef, FeaturesDef, OsDef } from "./domain-def.js";
+import { BOOT_DEVICES, DOMAIN_DEFAULTS, DOMAIN_TYPES } from "./domain-def.js";
+import type { DomainDef, OsDef } from "./domain-def.js";
 import { parseDevices } from "./domain-xml-devices.js";
 import { formatDevices } from "./domain-xml-devices-format.js";
+import {
+  formatClock,
+  formatCpu,
+  formatFeatures,
+  formatPm,
+  formatResource,
+  formatSeclabels,
+  parseClock,
+  parseCpu,
+  parseFeatures,
+  parsePm,
+  parseResource,
+  parseSeclabels,
+} from "./domain-xml-platform.js";
 import { AgentError } from "./errors.js";
 import { toKiB } from "./memory-units.js";
 import { LIFECYCLE_ACTIONS } from "./state.js";
@@ -86,31 +100,6 @@ function parseOs(root: XEl): OsDef {
   return def;
 }
 
-function parseFeatures(root: XEl): FeaturesDef {
-  const f = root.child("features");
-  const def: FeaturesDef = { acpi: f?.flag("acpi") ?? false, apic: f?.flag("apic") ?? false };
-  f?.finish();
-  return def;
-}
-
-function parseCpu(root: XEl): CpuDef | undefined {
-  const c = root.child("cpu");
-  if (c === undefined) return undefined;
-  const def: CpuDef = { mode: c.enumAttr("mode", CPU_MODES, "custom") };
-  const model = c.childText("model");
-  if (model !== undefined) def.model = model;
-  c.finish();
-  return def;
-}
-
-function parseClock(root: XEl): ClockDef | undefined {
-  const c = root.child("clock");
-  if (c === undefined) return undefined;
-  const def: ClockDef = { offset: c.enumAttr("offset", ["utc", "localtime"]) };
-  c.finish();
-  return def;
-}
-
 function parseAction(root: XEl, name: string, allowed: readonly LifecycleAction[], dflt: LifecycleAction): LifecycleAction {
   const v = root.childText(name);
   if (v === undefined) return dflt;
@@ -136,6 +125,16 @@ function parseHeader(root: XEl, xml: string): Pick<DomainDef, "type" | "name" | 
   if (description !== undefined) out.description = description;
   if (root.child("metadata") !== undefined) out.metadata = dedentXml(rawChildContent(xml, "metadata") ?? "");
   return out;
+}
+
+/** The optional top-level elements libvirt writes that carry no device. */
+function parseOptional(root: XEl, def: DomainDef): void {
+  const pm = parsePm(root);
+  if (pm !== undefined) def.pm = pm;
+  const partition = parseResource(root);
+  if (partition !== undefined) def.resourcePartition = partition;
+  const seclabels = parseSeclabels(root);
+  if (seclabels !== undefined) def.seclabels = seclabels;
 }
 
 /**
@@ -164,6 +163,7 @@ export function parse(xml: string): DomainDef {
   if (cpu !== undefined) def.cpu = cpu;
   const clock = parseClock(root);
   if (clock !== undefined) def.clock = clock;
+  parseOptional(root, def);
   root.finish();
   return def;
 }
@@ -189,19 +189,20 @@ function formatHeader(def: DomainDef): string[] {
     ...el("memory", [["unit", "KiB"]], String(def.memoryKiB)),
     ...el("currentMemory", [["unit", "KiB"]], String(def.currentMemoryKiB)),
     ...el("vcpu", [["placement", "static"]], String(def.vcpus)),
+    ...formatResource(def.resourcePartition),
   ];
 }
 
 function formatPlatform(def: DomainDef): string[] {
-  const features = [...(def.features.acpi ? el("acpi") : []), ...(def.features.apic ? el("apic") : [])];
   return [
     ...formatOs(def.os),
-    ...(features.length > 0 ? el("features", [], features) : []),
-    ...(def.cpu ? el("cpu", [["mode", def.cpu.mode]], def.cpu.model !== undefined ? el("model", [], def.cpu.model) : undefined) : []),
-    ...(def.clock ? el("clock", [["offset", def.clock.offset]]) : []),
+    ...formatFeatures(def.features),
+    ...formatCpu(def.cpu),
+    ...formatClock(def.clock),
     ...el("on_poweroff", [], def.onPoweroff),
     ...el("on_reboot", [], def.onReboot),
     ...el("on_crash", [], def.onCrash),
+    ...formatPm(def.pm),
   ];
 }
 
@@ -211,6 +212,6 @@ function formatPlatform(def: DomainDef): string[] {
  * dumpxml omits it without --security-info.
  */
 export function format(def: DomainDef, opts: FormatOptions = {}): string {
-  const body = [...formatHeader(def), ...formatPlatform(def), ...formatDevices(def.devices, opts.secure ?? false)];
+  const body = [...formatHeader(def), ...formatPlatform(def), ...formatDevices(def.devices, opts.secure ?? false), ...formatSeclabels(def.seclabels)];
   return `${el("domain", [["type", def.type]], body).join("\n")}\n`;
 }
