@@ -73,7 +73,7 @@ function checkIdentity(def: DomainDef, facts: QmpFacts, opts: { nameGiven: boole
   }
   const quuid = canonicalUuid(facts.uuid.UUID);
   if (quuid !== undefined && quuid !== ZERO_UUID) {
-    if (quuid !== def.uuid) notes.push(`QMP: uuid ${quuid} (command line gave ${def.uuid})`);
+    if (quuid !== def.uuid && def.uuid !== "") notes.push(`QMP: uuid ${quuid} (command line gave ${def.uuid})`);
     def.uuid = quuid;
   } else if (def.uuid === ZERO_UUID || def.uuid === "") {
     def.uuid = opts.newUuid();
@@ -156,9 +156,28 @@ function checkPci(def: DomainDef, cmd: CmdlineDef, pci: QmpFacts["pci"], notes: 
       used.add(hit);
     }
   });
+  matchFixedDevices(def, devices, used);
   for (const p of devices) {
     if (used.has(p) || PLUMBING.has(p.class_info.class)) continue;
     const at = `${hex(p.bus, 2)}:${hex(p.slot, 2)}.${p.function}`;
     notes.push(`QMP: PCI ${at} ${hex(p.id.vendor, 4)}:${hex(p.id.device, 4)} (${p.class_info.desc ?? `class ${hex(p.class_info.class, 4)}`})${p.qdev_id ? ` id ${p.qdev_id}` : ""}`);
+  }
+}
+
+/** Display class 0x03xx → the videos in order; virtio-balloon (1af4:1002/1045) → memballoon. */
+function matchFixedDevices(def: DomainDef, devices: PciDevice[], used: Set<PciDevice>): void {
+  const displays = devices.filter((p) => !used.has(p) && p.class_info.class >> 8 === 0x03);
+  def.devices.videos.forEach((v, i) => {
+    const hit = displays[i];
+    if (hit && v.model !== "none") {
+      v.address = pciAddr(hit);
+      used.add(hit);
+    }
+  });
+  const balloon = devices.find((p) => !used.has(p) && p.id.vendor === 0x1af4 && (p.id.device === 0x1002 || p.id.device === 0x1045));
+  const mb = def.devices.memballoon;
+  if (balloon && mb?.model === "virtio") {
+    mb.address = pciAddr(balloon);
+    used.add(balloon);
   }
 }

@@ -216,6 +216,10 @@ export function pickMonitor(pid: number, monitors: readonly MonitorSpec[]): Moni
   }
   if (unix.length > 0) fail("no_support", "the monitor socket is in client mode (QEMU connects out); attach needs server=on");
   if (monitors.some((m) => m.transport === "tcp")) fail("no_support", "only a Unix-socket monitor can be attached (this QEMU's monitor is on TCP)");
+  if (monitors.length > 0) {
+    const found = monitors.map((m) => `${m.kind} on ${m.address}`).join(", ");
+    fail("no_support", `no monitor listens on a Unix path the agent can connect to (found: ${found})`);
+  }
   fail("operation_invalid", "no monitor socket: start QEMU with -qmp unix:PATH,server=on,wait=off");
   return qmpUnix as never;
 }

@@ -10,10 +10,9 @@ import type { DomainDef } from "../../model/domain-def.js";
 import { validateDomainDef } from "../../model/domain-validate.js";
 import { AgentError, toAgentError } from "../../model/errors.js";
 import type { DomainState } from "../../model/state.js";
-import { checkAgainstQmp, type QmpFacts } from "./attach-check.js";
-import { buildCmdlineDef, cmdlineUuid } from "./attach-def.js";
-import { attachMetadata } from "./attach-metadata.js";
-import { findMonitors, pickMonitor, splitCmdline, tokenize } from "./attach-opts.js";
+import type { QmpFacts } from "./attach-check.js";
+import { splitCmdline } from "./attach-opts.js";
+import { finishPlan, planFromCmdline } from "./attach-plan.js";
 import { adoptQemu, readStartTime, type QemuProcess } from "./process.js";
 import type { QmpClient } from "./qmp.js";
 
@@ -77,14 +76,14 @@ export async function probeForeignQemu(o: ProbeOptions): Promise<ForeignGuest> {
   const info = await readProcInfo(o.pid);
   const startTime = await readStartTime(o.pid);
   if (startTime === undefined) throw new AgentError("invalid_arg", `no process with pid ${o.pid}`, { component: "qemu" });
-  const options = tokenize(info.argv);
-  const monitor = pickMonitor(o.pid, findMonitors(options));
-  const cmd = buildCmdlineDef({ pid: o.pid, exe: info.exe, argv: info.argv, options, nameOverride: o.name }, cmdlineUuid(options) ?? "");
+  const plan = planFromCmdline(o.pid, info.exe, info.argv, o.name);
+  const cmd = plan.cmd;
+  const monitor = plan.monitor;
   if (info.qemuEnv.length > 0) cmd.notes.push(`environment sets ${info.qemuEnv.join(", ")} (values not recorded)`);
   const proc = await connect(o, startTime, monitor.address);
   try {
-    const checked = checkAgainstQmp(cmd, await queryFacts(proc.qmp), { nameGiven: o.name !== undefined, newUuid: o.newUuid });
-    const def = { ...checked.def, metadata: attachMetadata(o.pid, monitor.address, checked.notes) };
+    const checked = finishPlan(o.pid, plan, await queryFacts(proc.qmp), { nameGiven: o.name !== undefined, newUuid: o.newUuid });
+    const def = checked.def;
     try {
       validateDomainDef(def);
     } catch (err) {
