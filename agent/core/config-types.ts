@@ -122,6 +122,10 @@ export interface AgentConfig {
      */
     confirm_window: number;
     /**
+     * Group commit of the on-disk outbox: fsync period (ms). Events are written before they are published; a host power loss can lose the unconfirmed events of the last period (an agent crash loses none).
+     */
+    outbox_fsync_ms: number;
+    /**
      * command_id/idempotency_key results remembered on disk (LRU).
      */
     idempotency_max: number;
@@ -141,7 +145,7 @@ export interface AgentConfig {
       port: number;
     };
     /**
-     * SNMPv2c read-only communities
+     * SNMPv2c read-only communities; the default "public" answers only on loopback (set [] to turn v2c off)
      */
     communities: {
       name: string;
