@@ -159,18 +159,7 @@ export function buildCmdlineDef(input: CmdlineInput, uuid: string): CmdlineDef {
     onPoweroff: has(o, "no-shutdown") ? "preserve" : "destroy",
     onReboot: has(o, "no-reboot") ? "destroy" : "restart",
     onCrash: "destroy",
-    devices: {
-      emulator: input.exe,
-      disks: disks.map((d) => d.disk),
-      interfaces: nics.map((n) => n.nic),
-      graphics: parseGraphics(o, notes),
-      videos: parseVideos(o),
-      inputs: parseInputs(o, machineType(o)),
-      serials: parseSerials(o, notes),
-      consoles: [],
-      channels: [],
-      memballoon: { model: o.some((x) => x.name === "device" && /^virtio-balloon/.test(x.value ?? "")) ? "virtio" : "none" },
-    },
+    devices: buildDevices(o, input.exe, disks, nics, notes),
   };
   const machine = machineType(o);
   if (machine !== undefined && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(machine)) def.os.machine = machine;
@@ -181,6 +170,21 @@ export function buildCmdlineDef(input: CmdlineInput, uuid: string): CmdlineDef {
   notes.push(...unknownOptions(o));
   const taps = nics.flatMap((n) => (n.nic.target ? [n.nic.target.dev] : []));
   return { def, disks, nicIds: nics.map((n) => n.qdev), taps, notes };
+}
+
+function buildDevices(o: readonly CmdOption[], exe: string, disks: AttachedDisk[], nics: Array<{ nic: InterfaceDef }>, notes: string[]): DomainDef["devices"] {
+  return {
+    emulator: exe,
+    disks: disks.map((d) => d.disk),
+    interfaces: nics.map((n) => n.nic),
+    graphics: parseGraphics(o, notes),
+    videos: parseVideos(o),
+    inputs: parseInputs(o, machineType(o)),
+    serials: parseSerials(o, notes),
+    consoles: [],
+    channels: [],
+    memballoon: { model: o.some((x) => x.name === "device" && /^virtio-balloon/.test(x.value ?? "")) ? "virtio" : "none" },
+  };
 }
 
 function setKernel(def: DomainDef, kernel: string, initrd: string | undefined, append: string | undefined): void {

@@ -113,6 +113,11 @@ describe("domain.attach takes over QEMU processes the agent did not start", () =
     expect(xml).toContain(`<graphics type='vnc' port='${5900 + display}' autoport='no' listen='127.0.0.1'`);
     const info = (await h.dispatcher.dispatch("domain.info", { domain: r.name }, CALLER)) as Record<string, unknown>;
     expect(info).toMatchObject({ tainted: true, state: "running", max_memory_kib: 65536 });
+    expect(info["cpu_time_ns"]).toBeGreaterThan(0); // stats (metrics, SNMP) come from the attached process
+    const sent = (await h.dispatcher.dispatch("domain.send_key", { domain: r.name, keys: ["KEY_A"] }, CALLER)) as { keys: unknown[] };
+    expect(sent.keys).toHaveLength(1);
+    const started = h.events.find((e) => e.name === "domain.lifecycle" && (e.payload as { name: string }).name === r.name);
+    expect(started?.payload).toMatchObject({ event: "started", detail: "booted" });
     await h.dispatcher.dispatch("domain.destroy", { domain: r.name }, CALLER);
     expect(isAlive(q.pid!)).toBe(false);
     expect(h.store.findDomain(r.name)).toBeUndefined();
@@ -130,6 +135,18 @@ describe("domain.attach takes over QEMU processes the agent did not start", () =
     expect(b.store.getDomain(UUID)).toMatchObject({ name: "hand", tainted: true, persistent: false, pid: q.pid, state: "paused" });
     await b.driver.destroyDomain(UUID);
     expect(isAlive(q.pid!)).toBe(false);
+  });
+
+  it("drops the transient guest with stopped/crashed when its QEMU is killed behind the agent's back", async () => {
+    dir = mkdtempSync(join(tmpdir(), "vb-attach-"));
+    const qmp = join(dir, "modern.qmp");
+    const q = await startQemu(modernArgs(qmp), qmp);
+    const h = await harness();
+    await attach(h, { pid: q.pid });
+    const stopped = h.bus.waitFor("domain.lifecycle", (p) => p.uuid === UUID && p.event === "stopped", 3000);
+    q.kill("SIGKILL");
+    expect((await stopped).payload).toMatchObject({ detail: "crashed" });
+    expect(h.store.getDomain(UUID)).toBeUndefined();
   });
 
   it("refuses a pid that is already managed with operation_invalid", async () => {
