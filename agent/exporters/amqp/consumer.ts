@@ -3,7 +3,7 @@
  * Every delivery is settled (ack, or nack to the dlx) and nothing it does can throw
  * out of the delivery handler, so bad input never stops the consumer.
  */
-import type { Channel, ConsumeMessage } from "amqplib";
+import type { ConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import type { Logger } from "pino";
 import type { Dispatcher } from "../../control/dispatch.js";
 import { AgentError, toAgentError } from "../../model/errors.js";
@@ -15,8 +15,8 @@ export interface ConsumerDeps {
   idem: IdempotencyStore;
   hostId: string;
   log: Logger;
-  /** Sends a reply body core to `replyTo`; resolves when the broker confirmed it. */
-  sendReply(replyTo: string, inReplyTo: string | null, core: ReplyCore): Promise<void>;
+  /** The wire form of a reply (body plus properties) to publish on the reply exchange. */
+  buildReply(inReplyTo: string | null, core: ReplyCore): { exchange: string; content: Buffer; props: Options.Publish };
 }
 
 interface Delivery {
@@ -32,30 +32,54 @@ export class CommandConsumer {
   /** Commands running now, by idempotency key: a redelivery waits for the first run. */
   private readonly inflight = new Map<string, Promise<ReplyCore>>();
   handled = 0;
+  replyNacks = 0;
+  /** Deliveries received and not yet settled. */
+  private active = 0;
+  private current: { ch: ConfirmChannel; tag: string } | undefined;
 
   constructor(private readonly deps: ConsumerDeps) {}
 
-  async attach(ch: Channel, queue: string, concurrency: number): Promise<void> {
+  /** Starts consuming on a confirm channel (replies go out on the same channel, see settle()). */
+  async attach(ch: ConfirmChannel, queue: string, concurrency: number): Promise<void> {
     await ch.prefetch(concurrency);
-    await ch.consume(queue, (msg) => {
+    const { consumerTag } = await ch.consume(queue, (msg) => {
       if (msg) void this.onMessage(ch, msg);
     });
+    this.current = { ch, tag: consumerTag };
   }
 
-  private async onMessage(ch: Channel, msg: ConsumeMessage): Promise<void> {
+  /** Stops taking commands and waits (at most `timeoutMs`) for the running ones to be answered. */
+  async drain(timeoutMs: number): Promise<void> {
+    const cur = this.current;
+    this.current = undefined;
+    if (cur) await cur.ch.cancel(cur.tag).catch(() => undefined);
+    const until = Date.now() + timeoutMs;
+    while (this.active > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private async onMessage(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+    this.active++;
+    try {
+      await this.handle(ch, msg);
+    } finally {
+      this.active--;
+    }
+  }
+
+  private async handle(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
     const p = msg.properties;
     const d: Delivery = { msg, replyTo: typeof p.replyTo === "string" && p.replyTo !== "" ? p.replyTo : undefined, inReplyTo: typeof p.messageId === "string" ? p.messageId : null };
     let core: ReplyCore;
     try {
-      core = await this.process(d);
+      core = await this.process(ch, d);
     } catch (e) {
       core = errorReply(toAgentError(e, "amqp"));
     }
     this.handled++;
-    await this.settle(ch, d, core);
+    this.settle(ch, d, core);
   }
 
-  private async process(d: Delivery): Promise<ReplyCore> {
+  private async process(ch: ConfirmChannel, d: Delivery): Promise<ReplyCore> {
     let env: CommandEnvelope;
     try {
       env = parseCommand(d.msg.content);
@@ -71,7 +95,7 @@ export class CommandConsumer {
     }
     const deadline = this.deadlineOf(env, d.msg);
     if (deadline !== undefined && Date.now() > deadline) return fail("deadline_exceeded", "deadline passed before the command was read; not executed");
-    return this.runOnce(d, env, user, deadline);
+    return this.runOnce(ch, d, env, user, deadline);
   }
 
   private deadlineOf(env: CommandEnvelope, msg: ConsumeMessage): number | undefined {
@@ -81,15 +105,14 @@ export class CommandConsumer {
     return broker === undefined ? body : Math.min(body, broker);
   }
 
-  private async runOnce(d: Delivery, env: CommandEnvelope, user: string, deadline: number | undefined): Promise<ReplyCore> {
+  private async runOnce(ch: ConfirmChannel, d: Delivery, env: CommandEnvelope, user: string, deadline: number | undefined): Promise<ReplyCore> {
     const key = `${user}\u0000${env.idempotency_key ?? env.command_id}`;
     const seen = this.deps.idem.get(key);
     if (seen) return this.duplicateOf(key, seen.reply);
     const spec = Object.hasOwn(this.deps.dispatcher.commands, env.op) ? this.deps.dispatcher.commands[env.op] : undefined;
-    this.deps.idem.begin(key, spec?.mutates ?? false);
-    if (spec?.long && d.replyTo) void this.deps.sendReply(d.replyTo, env.command_id, { status: "accepted" }).catch(() => undefined);
-    const run = this.execute(env, user, deadline);
+    const run = this.beginThenExecute(key, spec?.mutates ?? false, env, user, deadline);
     this.inflight.set(key, run);
+    if (spec?.long && d.replyTo) this.publishReply(ch, d.replyTo, env.command_id, { status: "accepted" });
     try {
       const core = await run;
       this.deps.idem.finish(key, core);
@@ -97,6 +120,11 @@ export class CommandConsumer {
     } finally {
       this.inflight.delete(key);
     }
+  }
+
+  private async beginThenExecute(key: string, mutates: boolean, env: CommandEnvelope, user: string, deadline: number | undefined): Promise<ReplyCore> {
+    await this.deps.idem.begin(key, mutates);
+    return this.execute(env, user, deadline);
   }
 
   private async execute(env: CommandEnvelope, user: string, deadline: number | undefined): Promise<ReplyCore> {
@@ -120,10 +148,17 @@ export class CommandConsumer {
     return out;
   }
 
-  private async settle(ch: Channel, d: Delivery, core: ReplyCore): Promise<void> {
+  /**
+   * Reply first, then ack, on the SAME channel and without waiting for the reply's confirm:
+   * the broker handles a channel's frames in order, so the ack is only seen after the reply
+   * was routed, and if the connection dies in between the command is redelivered and the
+   * idempotency store answers it `duplicate` with this result. Replies are transient (the
+   * client's reply queue is exclusive), so a confirm would only add a round trip.
+   */
+  private settle(ch: ConfirmChannel, d: Delivery, core: ReplyCore): void {
     try {
       if (d.replyTo) {
-        await this.deps.sendReply(d.replyTo, d.inReplyTo, core);
+        this.publishReply(ch, d.replyTo, d.inReplyTo, core);
         ch.ack(d.msg);
       } else if (core.status === "ok" || core.status === "duplicate" || core.status === "error") {
         ch.ack(d.msg);
@@ -131,9 +166,21 @@ export class CommandConsumer {
         ch.nack(d.msg, false, false); // nobody to tell: dead-letter it so an operator can see it
       }
     } catch (err) {
-      // Channel gone or reply unconfirmed: the command stays unacked and is redelivered;
-      // the idempotency store answers that redelivery `duplicate` with this result.
+      // Channel already closed: the command stays unacked and is redelivered; the
+      // idempotency store answers that redelivery `duplicate` with this result.
       this.deps.log.debug({ err: { message: (err as Error).message } }, "amqp: could not settle a command");
     }
+  }
+
+  private publishReply(ch: ConfirmChannel, replyTo: string, inReplyTo: string | null, core: ReplyCore): void {
+    const r = this.deps.buildReply(inReplyTo, core);
+    ch.publish(r.exchange, replyTo, r.content, r.props, (err) => {
+      // "channel closed" is the connection going away (handled by the reconnect loop);
+      // only a real basic.nack means the broker lost a reply.
+      if (err && err.message === "message nacked") {
+        this.replyNacks++;
+        this.deps.log.warn({ in_reply_to: inReplyTo }, "amqp: the broker nacked a reply");
+      }
+    });
   }
 }

@@ -55,6 +55,10 @@ export class AmqpExporter implements Component {
   private conn: BusConnection | undefined;
   private timers: NodeJS.Timeout[] = [];
   private seq = 0;
+  /** Records with their seq assigned, written to the outbox in one batch per event-loop turn. */
+  private pending: NewRecord[] = [];
+  private flushScheduled = false;
+  private baseProps: Options.Publish = {};
 
   constructor(private readonly opts: AmqpExporterOptions) {
     this.services = opts.services;
@@ -73,14 +77,14 @@ export class AmqpExporter implements Component {
     const dir = join(this.opts.stateDir, "amqp");
     this.outbox = Outbox.open(join(dir, "outbox"), this.cfg.outbox_max_events);
     this.idem = IdempotencyStore.open(dir, this.cfg.idempotency_max);
-    const baseProps: Options.Publish = { contentType: "application/json", appId: `virtbus/${this.services.version}`, userId: this.cfg.username };
-    this.publisher = new Publisher(this.outbox, this.names, this.cfg.confirm_window, baseProps, this.log);
+    this.baseProps = { contentType: "application/json", appId: `virtbus/${this.services.version}`, userId: this.cfg.username };
+    this.publisher = new Publisher(this.outbox, this.names, this.cfg.confirm_window, this.baseProps, this.log);
     this.consumer = new CommandConsumer({
       dispatcher: this.opts.dispatcher,
       idem: this.idem,
       hostId: this.services.hostId,
       log: this.log,
-      sendReply: (to, inReplyTo, core) => this.sendReply(to, inReplyTo, core),
+      buildReply: (inReplyTo, core) => this.buildReply(inReplyTo, core),
     });
     this.services.bus.onAny(SUBSCRIBER, (ev) => this.onEvent(ev));
     this.enqueueSnapshot("start");
@@ -89,22 +93,33 @@ export class AmqpExporter implements Component {
     this.startTimers();
   }
 
+  /**
+   * Clean shutdown: stop taking commands and answer the running ones, then publish what the
+   * outbox holds and wait for its confirms (each step bounded by 2 s), then close. Closing
+   * with confirms outstanding would fail them all ("channel closed"); what is still
+   * unconfirmed stays in the outbox for the next start.
+   */
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await this.consumer?.drain(2000);
     this.services.bus.off(SUBSCRIBER);
-    await this.conn?.stop();
+    this.flush();
+    await this.publisher?.drain(2000);
     this.publisher?.detach();
+    await this.conn?.stop();
     this.outbox?.close();
     this.idem?.close();
     this.updateStoreHealth();
+    this.outbox = undefined; // stop() twice is harmless
+    this.idem = undefined;
   }
 
   health(): AmqpHealth {
     const c = this.publisher?.counters;
     return {
       connected: this.conn?.connected ?? false,
-      outboxDepth: this.outbox?.depth ?? 0,
+      outboxDepth: (this.outbox?.depth ?? 0) + this.pending.length,
       published: c?.published ?? 0,
       confirmed: c?.confirmed ?? 0,
       returned: c?.returned ?? 0,
@@ -141,19 +156,35 @@ export class AmqpExporter implements Component {
     this.append({ exchange: "events", routingKey: eventRoutingKey(this.services.hostId, ev), type: ev.name }, body);
   }
 
-  /** The one place seq is assigned: contiguous per epoch across events and snapshots. */
+  /**
+   * The one place seq is assigned: contiguous per epoch across events and snapshots. The
+   * record reaches the outbox (disk) and the broker at the end of this event-loop turn, in
+   * one write for everything emitted in the turn: a command's audit event then never sits
+   * between its handler and its reply, and a burst costs one write(2), not one per event.
+   */
   private append(head: Pick<NewRecord, "exchange" | "routingKey" | "type">, body: Record<string, unknown>): void {
     if (!this.outbox) return;
     this.seq++;
     const messageId = typeof body["event_id"] === "string" ? body["event_id"] : randomUUID();
-    this.outbox.append({ ...head, messageId, epoch: this.epoch, seq: this.seq, time: Date.now(), body: JSON.stringify({ ...body, event_id: messageId, seq: this.seq }) });
+    this.pending.push({ ...head, messageId, epoch: this.epoch, seq: this.seq, time: Date.now(), body: JSON.stringify({ ...body, event_id: messageId, seq: this.seq }) });
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (!this.outbox || this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.outbox.appendMany(batch);
     this.publisher?.pump();
   }
 
   private async onUp(conn: ChannelModel): Promise<void> {
     const pub = await conn.createConfirmChannel();
     await declareAgentTopology(pub, this.names);
-    const cmd = await conn.createChannel();
+    const cmd = await conn.createConfirmChannel();
     // Any channel error (e.g. a bad user_id on a reply) closes just that channel in AMQP;
     // closing the connection makes the loop rebuild everything in a known order.
     for (const ch of [pub, cmd]) {
@@ -171,11 +202,11 @@ export class AmqpExporter implements Component {
     this.updateStoreHealth();
   }
 
-  private sendReply(replyTo: string, inReplyTo: string | null, core: ReplyCore): Promise<void> {
+  private buildReply(inReplyTo: string | null, core: ReplyCore): { exchange: string; content: Buffer; props: Options.Publish } {
     const body = { v: WIRE_VERSION, in_reply_to: inReplyTo, ...core, host: this.services.hostId, epoch: this.epoch, seq: this.seq };
-    const props: Options.Publish = { messageId: randomUUID(), timestamp: Math.floor(Date.now() / 1000), type: "command.reply" };
+    const props: Options.Publish = { ...this.baseProps, messageId: randomUUID(), timestamp: Math.floor(Date.now() / 1000), type: "command.reply" };
     if (inReplyTo !== null) props.correlationId = inReplyTo;
-    return this.publisher!.reply(replyTo, body, props);
+    return { exchange: this.names.reply, content: Buffer.from(JSON.stringify(body)), props };
   }
 
   private startTimers(): void {
@@ -184,7 +215,7 @@ export class AmqpExporter implements Component {
       t.unref();
       this.timers.push(t);
     };
-    every(200, () => {
+    every(this.cfg.outbox_fsync_ms, () => {
       this.outbox?.sync();
       this.updateStoreHealth();
     });

@@ -7,14 +7,15 @@
  * `done` records, replayed into a bounded LRU map at start and compacted (rewritten with
  * the live entries, fsync'ed, renamed) when it holds twice the bound.
  *
- * Crash rule (documented in the README of this folder): a `begin` for a mutating command
- * is fsync'ed before the handler runs. If the agent dies before `done` is written, a
+ * Crash rule: a `begin` for a mutating command is fsync'ed (on the thread pool, so other
+ * commands keep flowing) before the handler runs. A read-only command writes no `begin`
+ * at all and its `done` is not fsync'ed: running one again after a crash is harmless. If the agent dies before `done` is written, a
  * redelivery finds the entry "in progress" from an earlier run and is answered
  * `duplicate` with error `operation_failed` "outcome unknown" instead of running again
  * blindly: the controller checks the guest's state (a snapshot or domain.info) and
  * re-issues with a new command_id if it still wants the change.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ReplyCore } from "./codec.js";
 
@@ -36,6 +37,9 @@ export class IdempotencyStore {
   private readonly map = new Map<string, IdemEntry>();
   private fd: number;
   private lines = 0;
+  private syncing = 0;
+  /** Old fds a background fsync still used when they were retired; closed when none runs. */
+  private readonly retired: number[] = [];
 
   private constructor(
     private readonly path: string,
@@ -63,12 +67,24 @@ export class IdempotencyStore {
     return e;
   }
 
-  /** Marks a command as started; `durable` fsyncs the record first (mutating commands). */
-  begin(key: string, durable: boolean): void {
+  /**
+   * Marks a command as started. `durable` (mutating commands): the record is journaled and
+   * the promise resolves once it is on disk. Otherwise it is kept in memory only.
+   */
+  begin(key: string, durable: boolean): Promise<void> {
     const entry: IdemEntry = { state: "in_progress", at: Date.now() };
     this.put(key, entry);
+    if (!durable) return Promise.resolve();
     this.write({ k: key, s: entry.state, at: entry.at });
-    if (durable) fsyncSync(this.fd);
+    const fd = this.fd;
+    this.syncing++;
+    return new Promise((resolve) => {
+      // A failed fsync leaves the record in the page cache: it still survives an agent crash.
+      fsync(fd, () => {
+        if (--this.syncing === 0) for (const old of this.retired.splice(0)) closeSync(old);
+        resolve();
+      });
+    });
   }
 
   finish(key: string, reply: ReplyCore): void {
@@ -79,7 +95,12 @@ export class IdempotencyStore {
 
   close(): void {
     fsyncSync(this.fd);
-    closeSync(this.fd);
+    this.retire(this.fd);
+  }
+
+  private retire(fd: number): void {
+    if (this.syncing === 0) closeSync(fd);
+    else this.retired.push(fd); // a background fsync still holds it
   }
 
   private put(key: string, e: IdemEntry): void {
@@ -100,7 +121,7 @@ export class IdempotencyStore {
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, this.path);
-    closeSync(this.fd);
+    this.retire(this.fd);
     this.fd = openSync(this.path, "a", 0o600);
     this.lines = this.map.size;
   }

@@ -6,14 +6,17 @@
  * record a line) and `acked` (the highest position confirmed with nothing unconfirmed
  * before it, replaced atomically). Positions run on across restarts.
  *
- * fsync policy: records are written with write(2) as they come (a crash of the agent
- * process loses nothing: the page cache survives it); the open segment is fsync'ed every
- * 200 ms (when anything was written) and on close, so a host power loss loses at most the
- * last 200 ms of events.
- * `acked` is rewritten at most every 200 ms: after a crash a few confirmed events can be
+ * fsync policy (group commit): records are written with write(2) before they are published
+ * (appendMany() writes a whole batch in one call), so a crash of the agent process loses
+ * nothing: the page cache survives it. The open segment is fsync'ed every `outbox_fsync_ms`
+ * (default 200; when anything was written) and on close. The fsync runs on libuv's thread
+ * pool, never on the event loop: a slow disk must not stall command replies. So a host
+ * power loss can lose the events of the last fsync period that the broker had not yet
+ * confirmed (one it confirmed is safe on the broker). Nothing else is lost.
+ * `acked` is rewritten at the same period: after a crash a few confirmed events can be
  * published again, with their original epoch+seq, which consumers dedupe on.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { close as closeAsync, closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
 export interface OutboxRecord {
@@ -51,6 +54,9 @@ export class Outbox {
   private ackedDirty = false;
   private dropped = 0;
   private written = false;
+  /** fsyncs running on the thread pool; close() waits for them before closing the fd. */
+  private syncing = 0;
+  private closeAfterSync: number | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -75,11 +81,33 @@ export class Outbox {
   }
 
   append(rec: NewRecord): OutboxRecord {
-    const full: OutboxRecord = { pos: this.nextPos++, ...rec };
-    this.writeRecord(full);
-    this.queue.push(full);
+    return this.appendMany([rec])[0]!;
+  }
+
+  /** Appends records in order with one write(2) per segment touched. */
+  appendMany(recs: readonly NewRecord[]): OutboxRecord[] {
+    const out: OutboxRecord[] = [];
+    let lines: string[] = [];
+    for (const rec of recs) {
+      const full: OutboxRecord = { pos: this.nextPos++, ...rec };
+      if (this.needsNewSegment()) {
+        this.flushLines(lines);
+        lines = [];
+        this.openSegment(full.pos);
+      }
+      lines.push(JSON.stringify(full));
+      this.segments.at(-1)!.last = full.pos;
+      out.push(full);
+    }
+    this.flushLines(lines);
+    for (const full of out) this.queue.push(full);
     while (this.depth > this.maxEvents) this.dropOldest();
-    return full;
+    return out;
+  }
+
+  /** Whether a record is waiting to be published. */
+  hasUnsent(): boolean {
+    return Math.max(this.cursor, this.head) < this.queue.length;
   }
 
   /** The next record to publish, advancing the send cursor. */
@@ -105,22 +133,44 @@ export class Outbox {
     if (this.head > 4096 && this.head * 2 > this.queue.length) this.compactMemory();
   }
 
-  /** Persists `acked`, deletes fully confirmed segments and fsyncs the open segment. */
+  /** Persists `acked`, deletes fully confirmed segments and starts an fsync of the open segment. */
   sync(): void {
-    if (this.fd !== undefined && this.written) fsyncSync(this.fd);
+    if (this.fd !== undefined && this.written) this.fsyncInBackground(this.fd, false);
     this.written = false;
+    this.persistAcked();
+  }
+
+  close(): void {
+    if (this.fd !== undefined) {
+      fsyncSync(this.fd);
+      this.written = false;
+      // A background fsync still holds this fd: let its callback close it instead.
+      if (this.syncing === 0) closeSync(this.fd);
+      else this.closeAfterSync = this.fd;
+    }
+    this.fd = undefined;
+    this.persistAcked();
+  }
+
+  private fsyncInBackground(fd: number, thenClose: boolean): void {
+    this.syncing++;
+    fsync(fd, () => {
+      this.syncing--;
+      if (thenClose) closeAsync(fd, () => undefined);
+      if (this.syncing === 0 && this.closeAfterSync !== undefined) {
+        closeAsync(this.closeAfterSync, () => undefined);
+        this.closeAfterSync = undefined;
+      }
+    });
+  }
+
+  private persistAcked(): void {
     if (!this.ackedDirty) return;
     this.ackedDirty = false;
     const tmp = join(this.dir, "acked.tmp");
     writeFileSync(tmp, `${this.acked}\n`);
     renameSync(tmp, join(this.dir, "acked"));
     this.pruneSegments();
-  }
-
-  close(): void {
-    this.sync();
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
   }
 
   private dropOldest(): void {
@@ -137,19 +187,20 @@ export class Outbox {
     this.cursor = Math.max(0, this.cursor - shift);
   }
 
-  private writeRecord(rec: OutboxRecord): void {
+  private needsNewSegment(): boolean {
     const seg = this.segments.at(-1);
-    if (this.fd === undefined || !seg || seg.last - seg.first + 1 >= SEGMENT_RECORDS) this.openSegment(rec.pos);
-    writeSync(this.fd!, `${JSON.stringify(rec)}\n`);
+    return this.fd === undefined || !seg || seg.last - seg.first + 1 >= SEGMENT_RECORDS;
+  }
+
+  private flushLines(lines: string[]): void {
+    if (lines.length === 0) return;
+    writeSync(this.fd!, `${lines.join("\n")}\n`);
     this.written = true;
-    this.segments.at(-1)!.last = rec.pos;
   }
 
   private openSegment(first: number): void {
-    if (this.fd !== undefined) {
-      fsyncSync(this.fd);
-      closeSync(this.fd);
-    }
+    // The full segment is fsync'ed and closed off the event loop.
+    if (this.fd !== undefined) this.fsyncInBackground(this.fd, true);
     const path = join(this.dir, `seg-${String(first).padStart(12, "0")}.jsonl`);
     this.fd = openSync(path, "a", 0o600);
     this.segments.push({ first, last: first - 1, path });

@@ -1,7 +1,7 @@
 /**
  * Publishes the outbox through a confirm channel with a window of outstanding confirms
  * (waiting for each confirm caps out near 1.2k msg/s; a window reaches 9-23k, DESIGN.md §4),
- * and sends replies and heartbeats on the same channel.
+ * and sends heartbeats on the same channel. (Replies go out on the command channel.)
  */
 import type { ConfirmChannel, Options } from "amqplib";
 import type { Logger } from "pino";
@@ -58,14 +58,12 @@ export class Publisher {
     }
   }
 
-  /** Sends a reply; resolves once the broker has confirmed it (then the command may be acked). */
-  reply(routingKey: string, body: unknown, props: Options.Publish): Promise<void> {
-    const ch = this.ch;
-    if (!ch) return Promise.reject(new Error("amqp channel is down"));
-    const content = Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      ch.publish(this.names.reply, routingKey, content, { ...this.baseProps, ...props }, (err) => (err ? reject(new Error("reply nacked")) : resolve()));
-    });
+  /** Resolves once nothing is published-but-unconfirmed or unsent, or after `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.ch && (this.inflight > 0 || this.outbox.hasUnsent()) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   /** Fire-and-forget message (heartbeats): not stored, not retried. */
@@ -89,9 +87,13 @@ export class Publisher {
     if (!ok) this.blocked = true; // socket buffer full: wait for 'drain'
   }
 
-  private onConfirm(ch: ConfirmChannel, rec: OutboxRecord, err: unknown): void {
+  private onConfirm(ch: ConfirmChannel, rec: OutboxRecord, err: Error | null): void {
     if (ch !== this.ch) return; // a confirm (or failure) from a channel already replaced
     this.inflight--;
+    // amqplib fails every pending confirm with "channel closed" when the channel or the
+    // connection closes (also at our own shutdown): not a nack. The record stays unconfirmed
+    // in the outbox and is sent again after the reconnect.
+    if (err && err.message !== "message nacked") return;
     if (err) {
       // The broker refused to take responsibility. Closing the channel makes the
       // connection loop rebuild it and resend everything unconfirmed, in order.

@@ -8,7 +8,8 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "amqplib";
-import { silentLogger } from "../../../agent/core/log.js";
+import { pino } from "pino";
+import { REDACT_PATHS, silentLogger, type Logger } from "../../../agent/core/log.js";
 import type { PolicyConfig } from "../../../agent/control/policy.js";
 import { AmqpExporter } from "../../../agent/exporters/amqp/exporter.js";
 import type { AmqpConfig } from "../../../agent/exporters/amqp/connection.js";
@@ -43,6 +44,7 @@ export function amqpConfig(prefix: string, url = BROKER, over: Partial<AmqpConfi
     heartbeat_interval_s: 0,
     outbox_max_events: 100_000,
     confirm_window: 256,
+    outbox_fsync_ms: 200,
     idempotency_max: 100_000,
     reconnect_max_ms: 500,
     ...over,
@@ -55,11 +57,18 @@ export interface Agent {
   stateDir: string;
 }
 
-export async function startAgent(o: { prefix: string; url?: string; stateDir?: string; policy?: PolicyConfig; hostId?: string; demoDomains?: number; cfg?: Partial<AmqpConfig> }): Promise<Agent> {
+/** A debug-level logger (with the agent's redaction) whose JSON lines the test can read. */
+export function captureLogger(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const log = pino({ level: "debug", redact: { paths: REDACT_PATHS, censor: "***" } }, { write: (s: string) => void lines.push(s) });
+  return { log, lines };
+}
+
+export async function startAgent(o: { prefix: string; url?: string; stateDir?: string; policy?: PolicyConfig; hostId?: string; demoDomains?: number; cfg?: Partial<AmqpConfig>; log?: Logger }): Promise<Agent> {
   const policy = o.policy ?? { roles: {}, users: { guest: ["admin"], local: ["admin"] } };
   const h = await makeHarness({ policy, hostId: o.hostId ?? "h1", demoDomains: o.demoDomains ?? 1 });
   const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), "vbt-amqp-"));
-  const exporter = new AmqpExporter({ services: h.services, dispatcher: h.dispatcher, config: amqpConfig(o.prefix, o.url, o.cfg), stateDir, log: silentLogger() });
+  const exporter = new AmqpExporter({ services: h.services, dispatcher: h.dispatcher, config: amqpConfig(o.prefix, o.url, o.cfg), stateDir, log: o.log ?? silentLogger() });
   await exporter.start();
   return { h, exporter, stateDir };
 }

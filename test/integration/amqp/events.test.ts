@@ -1,7 +1,8 @@
 import { connect } from "amqplib";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FleetClient, type WireEvent } from "../../../agent/exporters/amqp/client.js";
-import { BROKER, CutProxy, cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil, type Agent } from "./env.js";
+import { Outbox } from "../../../agent/exporters/amqp/outbox.js";
+import { BROKER, captureLogger, CutProxy, cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil, type Agent } from "./env.js";
 
 describe("AMQP events, snapshots and outages", () => {
   let prefix = "";
@@ -97,5 +98,24 @@ describe("AMQP events, snapshots and outages", () => {
     await c.close();
     expect(dead && dead.properties.messageId).toBe("poison-1");
     expect(dead && dead.content.toString()).toBe("{not json");
+  });
+
+  it("stopping the agent during a burst of events waits for their confirms and logs no nack", async () => {
+    prefix = uniquePrefix();
+    const cap = captureLogger();
+    agent = await startAgent({ prefix, log: cap.log, cfg: { confirm_window: 64 } });
+    await waitUntil(() => agent!.exporter.health().connected, 5000, "the agent to connect");
+    client = await FleetClient.connect({ url: BROKER, prefix });
+    const got = new Set<number>();
+    await client.subscribe([{ exchange: "events", pattern: "ev.h1.domain.*" }], (e) => got.add(e.seq));
+    const dom = agent.h.store.listDomains()[0]!;
+    for (let i = 0; i < 2000; i++) agent.h.bus.emit("domain.lifecycle", { uuid: dom.uuid, name: dom.name, event: "suspended", detail: "paused", state: "paused", reason: "user" });
+    await agent.exporter.stop();
+    expect(cap.lines.filter((l) => /nack|rebuilding/.test(l))).toEqual([]);
+    expect(cap.lines.filter((l) => /"level":(40|50)/.test(l))).toEqual([]);
+    const reopened = Outbox.open(`${agent.stateDir}/amqp/outbox`, 100_000);
+    expect(reopened.depth).toBe(0);
+    reopened.close();
+    await waitUntil(() => got.size >= 2000, 5000, "all 2000 events at the consumer");
   });
 });
