@@ -2,9 +2,10 @@
 import { InvalidArgumentError, type Command } from "commander";
 import type { DomainSummary } from "../control/views.js";
 import { withRuntime, type VerbContext } from "./domain-verbs.js";
+import { CliError } from "./runtime.js";
 
 function parsePid(v: string): number {
-  if (!/^[1-9]\d{0,6}$/.test(v)) throw new InvalidArgumentError("PID must be a positive integer");
+  if (!/^[1-9]\d{0,6}$/.test(v)) throw new CliError("invalid_arg", `PID must be a positive integer, got ${JSON.stringify(v)}`);
   return Number(v);
 }
 
@@ -20,13 +21,14 @@ export function registerAttachVerbs(program: Command, ctx: VerbContext): void {
     .description("take over a running QEMU the agent did not start (it needs -qmp unix:PATH,server=on,wait=off); the guest is transient and tainted")
     .option("--name <name>", "domain name (default: QEMU's -name, else pid-<PID>)")
     .option("--timeout <seconds>", "how long to wait for the QMP socket (another client may hold it)", parseSeconds)
-    .action((pid: string, o: { name?: string; timeout?: number }) =>
-      withRuntime(ctx, async (rt) => {
-        const args: Record<string, unknown> = { pid: parsePid(pid) };
-        if (o.name !== undefined) args["name"] = o.name;
-        if (o.timeout !== undefined) args["timeout_ms"] = Math.round(o.timeout * 1000);
+    .action((pid: string, o: { name?: string; timeout?: number }) => {
+      // Checked before connecting: a typo must not depend on the agent being up.
+      const args: Record<string, unknown> = { pid: parsePid(pid) };
+      if (o.name !== undefined) args["name"] = o.name;
+      if (o.timeout !== undefined) args["timeout_ms"] = Math.round(o.timeout * 1000);
+      return withRuntime(ctx, async (rt) => {
         const r = (await rt.call("domain.attach", args)) as DomainSummary & { notes: string[] };
         ctx.print(r, () => [`Domain '${r.name}' attached (pid ${pid}, uuid ${r.uuid}, tainted)`, ...r.notes.map((n) => `  note: ${n}`)].join("\n"));
-      }),
-    );
+      });
+    });
 }
