@@ -38,10 +38,15 @@ export async function startDnsmasq(exec: NetExec, def: NetworkDef, files: Dnsmas
   await removeFileDurable(files.pidFile);
   // dnsmasq forks and its parent exits only once the child is up, with a non-zero status if
   // it could not start; "user=" is left at dnsmasq's default (it drops to nobody).
-  await exec.run("dnsmasq", [`--conf-file=${files.conf}`]);
-  const pid = await dnsmasqPid(files);
-  if (pid === undefined) throw new AgentError("operation_failed", `dnsmasq for network '${def.name}' did not write its pid file`, { component: "network" });
-  return pid;
+  try {
+    await exec.run("dnsmasq", [`--conf-file=${files.conf}`]);
+    const pid = await dnsmasqPid(files);
+    if (pid === undefined) throw new AgentError("operation_failed", `dnsmasq for network '${def.name}' did not write its pid file`, { component: "network" });
+    return pid;
+  } catch (err) {
+    await stopDnsmasq(files).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Alive and not a zombie: an exited daemon stays a zombie until init reaps it. */
