@@ -48,14 +48,23 @@ export function formatPci(a: PciAddress): string {
   return `${hex(a.domain, 4)}:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${a.function}`;
 }
 
-function checkPci(a: PciAddress, owner: string): void {
-  if (a.domain !== 0 || a.bus !== 0) {
-    throw new AgentError("config_unsupported", `${owner}: PCI address ${formatPci(a)} is not on bus 0000:00 (no PCI bridges are created)`, {
+/** Slots a device may use on a bus created by a `<controller type='pci' index=N>`. */
+function busSlots(def: DomainDef, bus: number, owner: string, a: PciAddress): [number, number] {
+  const c = (def.devices.controllers ?? []).find((x) => x.type === "pci" && x.index === bus);
+  if (c === undefined) {
+    throw new AgentError("config_unsupported", `${owner}: PCI address ${formatPci(a)} is on bus ${bus} but no <controller type='pci' index='${bus}'> creates it`, {
       component: "qemu",
     });
   }
-  if (!Number.isInteger(a.slot) || a.slot < 0 || a.slot >= PCI_SLOTS || a.function !== 0) {
-    throw new AgentError("invalid_arg", `${owner}: PCI address ${formatPci(a)} must have slot 0x00-0x1f and function 0`, {
+  // A PCIe root port has exactly one downstream slot; PCI bridges keep slot 0 for their SHPC.
+  return c.model === "pcie-root-port" ? [0, 0] : [1, PCI_SLOTS - 1];
+}
+
+function checkPci(def: DomainDef, a: PciAddress, owner: string): void {
+  if (a.domain !== 0) throw new AgentError("config_unsupported", `${owner}: PCI domain ${a.domain} is not supported (only 0000)`, { component: "qemu" });
+  const [lo, hi] = a.bus === 0 ? [0, PCI_SLOTS - 1] : busSlots(def, a.bus, owner, a);
+  if (!Number.isInteger(a.slot) || a.slot < lo || a.slot > hi || !Number.isInteger(a.function) || a.function < 0 || a.function > 7) {
+    throw new AgentError("invalid_arg", `${owner}: PCI address ${formatPci(a)} must have slot 0x${lo.toString(16)}-0x${hi.toString(16)} and function 0-7`, {
       component: "qemu",
     });
   }
@@ -66,6 +75,22 @@ interface PciUser {
   owner: string;
   address: PciAddress | undefined;
   set: (a: PciAddress) => void;
+}
+
+type Listed = { address?: PciAddress | undefined };
+
+/** Users from an optional device list, replaced copy-on-write in `d[key]`. */
+function listUsers<K extends "sounds" | "watchdogs" | "rngs">(d: DomainDef["devices"], key: K, name: string, skip?: (x: Listed) => boolean): PciUser[] {
+  const list = (d[key] ?? []) as Listed[];
+  return list.flatMap((x, i) => {
+    if (skip?.(x) === true) return [];
+    const set = (a: PciAddress): void => {
+      const copy = [...((d[key] ?? []) as Listed[])];
+      copy[i] = { ...x, address: a };
+      Object.assign(d, { [key]: copy });
+    };
+    return [{ owner: `${name} ${i}`, address: x.address, set }];
+  });
 }
 
 function pciUsers(def: DomainDef): PciUser[] {
@@ -84,25 +109,65 @@ function pciUsers(def: DomainDef): PciUser[] {
   });
   const b = d.memballoon;
   if (b && b.model !== "none") users.push({ owner: "memballoon", address: b.address, set: (a) => (d.memballoon = { ...b, address: a }) });
+  users.push(...listUsers(d, "sounds", "sound"), ...listUsers(d, "rngs", "rng"));
+  users.push(...listUsers(d, "watchdogs", "watchdog", (w) => (w as { model: string }).model !== "i6300esb"));
   return users;
+}
+
+/**
+ * Controllers that carry a PCI address, as fixed users: they never get one assigned here
+ * (the builder places address-less ones with implicitSlots). Those at the address where the
+ * chipset already has them (PIIX IDE 01.1 and UHCI 01.2, ICH9 AHCI 1f.2) claim nothing.
+ */
+function controllerUsers(def: DomainDef, family: MachineFamily): PciUser[] {
+  return (def.devices.controllers ?? []).flatMap((c) => {
+    if (c.address === undefined || isBuiltinAddress(family, c.type, c.address)) return [];
+    return [{ owner: `controller ${c.type} ${c.index}`, address: c.address, set: () => undefined }];
+  });
+}
+
+/** Whether `a` is where the chipset itself provides a controller of `type`. */
+export function isBuiltinAddress(family: MachineFamily, type: string, a: PciAddress): boolean {
+  const at = (slot: number, fn: number): boolean => a.bus === 0 && a.slot === slot && a.function === fn;
+  if (family === "pc") return (type === "ide" && at(1, 1)) || (type === "usb" && at(1, 2));
+  return type === "sata" && at(0x1f, 2);
 }
 
 function pciAt(slot: number): PciAddress {
   return { domain: 0, bus: 0, slot, function: 0 };
 }
 
-function claimUserSlots(users: PciUser[], reserved: Set<number>): Map<number, string> {
-  const taken = new Map<number, string>();
+const slotKey = (a: PciAddress): string => `${a.bus}:${a.slot}`;
+
+/** Claims every fixed address: no two users on one function, machine slots stay free, multifunction rules. */
+function claimUserSlots(def: DomainDef, users: PciUser[], reserved: Set<number>): Map<string, string> {
+  const taken = new Map<string, string>();
+  const fns = new Map<string, PciAddress[]>();
   for (const u of users) {
     if (!u.address) continue;
-    checkPci(u.address, u.owner);
-    const other = taken.get(u.address.slot) ?? (reserved.has(u.address.slot) ? "the machine" : undefined);
+    checkPci(def, u.address, u.owner);
+    const key = `${slotKey(u.address)}.${u.address.function}`;
+    const other = taken.get(key) ?? (u.address.bus === 0 && reserved.has(u.address.slot) ? "the machine" : undefined);
     if (other !== undefined) {
       throw new AgentError("invalid_arg", `PCI address ${formatPci(u.address)} of ${u.owner} is already used by ${other}`, { component: "qemu" });
     }
-    taken.set(u.address.slot, u.owner);
+    taken.set(key, u.owner);
+    fns.set(slotKey(u.address), [...(fns.get(slotKey(u.address)) ?? []), u.address]);
   }
+  for (const list of fns.values()) checkMultifunction(list);
   return taken;
+}
+
+/** QEMU refuses functions > 0 in a slot whose function 0 is not multifunction=on. */
+function checkMultifunction(list: PciAddress[]): void {
+  if (list.length < 2 && list.every((a) => a.function === 0)) return;
+  const f0 = list.find((a) => a.function === 0);
+  if (f0?.multifunction !== true) {
+    const a = list.find((x) => x.function !== 0) ?? list[0];
+    throw new AgentError("invalid_arg", `PCI slot of ${a ? formatPci(a) : "?"} uses several functions but function 0 is not multifunction='on'`, {
+      component: "qemu",
+    });
+  }
 }
 
 function cloneDevices(def: DomainDef): DomainDef {
@@ -114,31 +179,35 @@ function cloneDevices(def: DomainDef): DomainDef {
 }
 
 /** Lowest free slot of bus 0, skipping machine slots and those already taken. */
-function nextFreeSlot(taken: Map<number, string>, reserved: Set<number>, owner: string): number {
-  for (let s = 1; s < PCI_SLOTS; s++) if (!taken.has(s) && !reserved.has(s)) return s;
+function nextFreeSlot(taken: Map<string, string>, reserved: Set<number>, owner: string): number {
+  const used = new Set([...taken.keys()].map((k) => k.slice(0, k.indexOf("."))));
+  for (let s = 1; s < PCI_SLOTS; s++) if (!used.has(`0:${s}`) && !reserved.has(s)) return s;
   throw new AgentError("config_unsupported", `no free PCI slot on bus 0 for ${owner}`, { component: "qemu" });
 }
 
 /**
  * Returns a copy of `def` where every PCI device lacking an address has one and every
- * sata/ide/scsi disk has a drive address. User-given addresses are kept. Deterministic:
- * the same def always gets the same result. pc: slot 2 is the primary video, q35: video
- * takes the first free slot; then interfaces, virtio disks, the balloon, lowest slot first.
+ * sata/ide/scsi disk has a drive address. User-given addresses are kept (on bus 0 or on a
+ * bus a `<controller type='pci'>` creates). Deterministic: the same def always gets the
+ * same result. pc: slot 2 is the primary video, q35: video takes the first free slot; then
+ * interfaces, virtio disks, the balloon, sound, rng, watchdog, lowest free bus-0 slot first.
  * @throws AgentError invalid_arg on colliding or malformed user addresses,
- *   config_unsupported when bus 0 is full or an address needs a PCI bridge.
+ *   config_unsupported when bus 0 is full or an address names a bus no controller creates.
  */
 export function assignAddresses(def: DomainDef, machine: string): DomainDef {
   const family = machineFamily(machine);
   const out = cloneDevices(def);
   const reserved = reservedSlots(family);
   const users = pciUsers(out);
-  const taken = claimUserSlots(users, reserved);
+  // Slot 2 on pc is only kept free for automatic placement: a user (libvirt's video) may take it.
+  const machineOwned = new Set([...reserved].filter((slot) => family !== "pc" || slot !== 2));
+  const taken = claimUserSlots(out, [...controllerUsers(out, family), ...users], machineOwned);
   const primaryVideo = out.devices.videos.findIndex((v) => v.model !== "none");
   for (const u of users) {
     if (u.address) continue;
-    const wantsSlot2 = family === "pc" && u.owner === `video ${primaryVideo}` && !taken.has(2);
+    const wantsSlot2 = family === "pc" && u.owner === `video ${primaryVideo}` && !taken.has("0:2.0");
     const slot = wantsSlot2 ? 2 : nextFreeSlot(taken, reserved, u.owner);
-    taken.set(slot, u.owner);
+    taken.set(`0:${slot}.0`, u.owner);
     u.set(pciAt(slot));
   }
   out.devices.disks = assignDriveAddresses(out.devices.disks, family);
@@ -192,7 +261,7 @@ function assignDriveAddresses(disks: DiskDef[], family: MachineFamily): DiskDef[
  */
 export function implicitSlots(def: DomainDef, family: MachineFamily, count: number): number[] {
   const taken = new Set<number>(reservedSlots(family));
-  for (const u of pciUsers(cloneDevices(def))) if (u.address) taken.add(u.address.slot);
+  for (const u of [...controllerUsers(def, family), ...pciUsers(cloneDevices(def))]) if (u.address?.bus === 0) taken.add(u.address.slot);
   const slots: number[] = [];
   for (let s = PCI_SLOTS - 1; s > 0 && slots.length < count; s--) if (!taken.has(s)) slots.push(s);
   if (slots.length < count) throw new AgentError("config_unsupported", "no free PCI slot on bus 0 for the disk/channel/USB controllers", { component: "qemu" });

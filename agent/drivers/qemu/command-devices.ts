@@ -5,7 +5,8 @@
  */
 import type { DiskDef, DomainDef, DriveAddress, InterfaceDef, PciAddress } from "../../model/domain-def.js";
 import { AgentError } from "../../model/errors.js";
-import { implicitSlots, isPciAddress, type MachineFamily } from "./address.js";
+import { isPciAddress, type MachineFamily } from "./address.js";
+import { pciPlacement } from "./command-pci.js";
 import type { LaunchContext } from "./command.js";
 import { hexSlot, idValue, onOff, optPath, optValue, opts } from "./qemu-opts.js";
 
@@ -25,26 +26,8 @@ function unsupported(message: string): never {
   throw new AgentError("config_unsupported", message, { component: "qemu" });
 }
 
-function pciOpts(st: BuildState, a: PciAddress | undefined, owner: string): { bus: string; addr: string } {
-  if (!a) throw new AgentError("internal", `${owner} has no PCI address (assignAddresses not run)`, { component: "qemu" });
-  return { bus: st.bus, addr: hexSlot(a.slot) };
-}
-
-/** Controllers the devices need, with the PCI slot each gets (highest free slots, in this order). */
-export function controllerArgs(def: DomainDef, st: BuildState): string[] {
-  const d = def.devices;
-  const needUsb = d.inputs.some((i) => i.bus === "usb");
-  const wanted: Array<[string, string]> = [];
-  if (needUsb && st.family === "q35") wanted.push(["qemu-xhci", "usb"]);
-  if (st.family === "pc" && d.disks.some((k) => k.target.bus === "sata")) wanted.push(["ahci", "sata0"]);
-  if (d.disks.some((k) => k.target.bus === "scsi")) wanted.push(["virtio-scsi-pci", "scsi0"]);
-  if (d.channels.length > 0) wanted.push(["virtio-serial-pci", "virtio-serial0"]);
-  const slots = implicitSlots(def, st.family, wanted.length);
-  const out: string[] = [];
-  // On pc the PIIX3 UHCI controller lives in the PIIX slot as function 2, where libvirt puts it.
-  if (needUsb && st.family === "pc") out.push("-device", opts("piix3-usb-uhci", { id: "usb", bus: st.bus, addr: "0x1.0x2" }));
-  wanted.forEach(([model, id], i) => out.push("-device", opts(model, { id, bus: st.bus, addr: hexSlot(slots[i] ?? 0) })));
-  return out;
+function pciOpts(st: BuildState, a: PciAddress | undefined, owner: string): Record<string, string | number | undefined> {
+  return pciPlacement(st, a, owner);
 }
 
 /** Cache mode → QEMU's three knobs (cache.direct, cache.no-flush, device write-cache), as libvirt maps them. */
@@ -80,7 +63,9 @@ function blockdevArgs(disk: DiskDef, node: string, source: string): string[] {
     discard: "unmap",
     ...cache,
   });
-  const format = opts(`driver=${disk.driver.type}`, { file: `${node}-storage`, "node-name": `${node}-format`, "read-only": ro, ...cache });
+  // libvirt passes discard to the format node too; without it qcow2 drops the guest's discards.
+  const discard = disk.driver.discard;
+  const format = opts(`driver=${disk.driver.type}`, { file: `${node}-storage`, "node-name": `${node}-format`, "read-only": ro, ...cache, discard });
   return ["-blockdev", storage, "-blockdev", format];
 }
 
@@ -166,15 +151,27 @@ export function videoArgs(def: DomainDef, st: BuildState): string[] {
 
 const USB_INPUTS = { tablet: "usb-tablet", keyboard: "usb-kbd", mouse: "usb-mouse" } as const;
 
+/** A given port when set, else the preferred one unless taken, else the lowest free one from 1. */
+export function pickPort<T>(given: T | undefined, preferred: T, used: Set<T>, next: (n: number) => T): T {
+  if (given !== undefined) return given;
+  let p = preferred;
+  for (let n = 1; used.has(p); n++) p = next(n);
+  used.add(p);
+  return p;
+}
+
 /** PS/2 keyboard and mouse are part of the pc/q35 board (i8042) and need no argv. */
 export function inputArgs(def: DomainDef): string[] {
+  const used = new Set(def.devices.inputs.flatMap((inp) => (inp.address !== undefined ? [inp.address.port] : [])));
   return def.devices.inputs.flatMap((inp, i) => {
     if (inp.bus === "ps2") {
       if (inp.type === "tablet") unsupported("a tablet cannot be on the ps2 bus");
       return [];
     }
     if (inp.bus === "virtio") unsupported(`virtio ${inp.type} input is not supported (use bus='usb')`);
-    return ["-device", opts(USB_INPUTS[inp.type], { id: `input${i}`, bus: "usb.0", port: i + 1 })];
+    if (inp.address !== undefined && inp.address.bus !== 0) unsupported(`input ${i}: USB bus ${inp.address.bus} does not exist (one USB controller)`);
+    const port = pickPort(inp.address?.port, String(i + 1), used, String);
+    return ["-device", opts(USB_INPUTS[inp.type], { id: `input${i}`, bus: "usb.0", port })];
   });
 }
 
@@ -194,14 +191,18 @@ export function serialArgs(def: DomainDef): string[] {
 }
 
 export function channelArgs(def: DomainDef, st: BuildState): string[] {
+  const used = new Set(def.devices.channels.flatMap((ch) => (ch.address !== undefined ? [ch.address.port] : [])));
   return def.devices.channels.flatMap((ch, i) => {
+    const a = ch.address;
+    if (a !== undefined && (a.controller !== 0 || a.bus !== 0)) unsupported(`channel ${i}: virtio-serial controller ${a.controller} bus ${a.bus} does not exist`);
+    const nr = pickPort(a?.port, i + 1, used, (n) => n);
     const name = idValue(ch.targetName, "channel target name");
     const path = ch.path ?? `${st.ctx.runDir}/channel.${name}.sock`;
     if (Buffer.byteLength(path) > SUN_PATH_MAX) {
       throw new AgentError("invalid_arg", `channel socket path is longer than ${SUN_PATH_MAX} bytes: ${path}`, { component: "qemu" });
     }
     const chardev = opts("socket", { id: `charchannel${i}`, path: optPath(path, `channel ${name} path`), server: "on", wait: "off" });
-    const port = opts("virtserialport", { bus: "virtio-serial0.0", nr: i + 1, chardev: `charchannel${i}`, id: `channel${i}`, name });
+    const port = opts("virtserialport", { bus: "virtio-serial0.0", nr, chardev: `charchannel${i}`, id: `channel${i}`, name });
     return ["-chardev", chardev, "-device", port];
   });
 }

@@ -13,13 +13,14 @@ import {
   balloonArgs,
   type BuildState,
   channelArgs,
-  controllerArgs,
   diskArgs,
   inputArgs,
   interfaceArgs,
   serialArgs,
   videoArgs,
 } from "./command-devices.js";
+import { cpuFlags, globalArgs, machineProps, rngArgs, rtcValue, smpValue, soundArgs, watchdogArgs } from "./command-extra.js";
+import { controllerArgs, pciControllerArgs } from "./command-pci.js";
 import { onOff, optValue, opts, rawValue } from "./qemu-opts.js";
 
 export interface MachineType {
@@ -95,11 +96,11 @@ function baseArgs(def: DomainDef, machine: string, caps: QemuCaps, ctx: LaunchCo
   return [
     "-name", opts(`guest=${optValue(def.name, "domain name")}`, { "debug-threads": "on" }),
     "-uuid", rawValue(def.uuid, "domain uuid"),
-    "-machine", opts(machine, { usb: "off", acpi: onOff(def.features.acpi), "dump-guest-core": "off" }),
+    "-machine", opts(machine, { usb: "off", acpi: onOff(def.features.acpi), "dump-guest-core": "off", ...machineProps(def) }),
     ...accelArgs(def, caps),
-    "-cpu", cpuModel(def, def.cpu),
+    "-cpu", opts(cpuModel(def, def.cpu), cpuFlags(def.cpu)),
     "-m", `size=${def.memoryKiB}k`,
-    "-smp", String(def.vcpus),
+    "-smp", smpValue(def),
     "-no-user-config", "-nodefaults", "-no-shutdown", "-S",
     ...(def.onReboot === "destroy" ? ["-no-reboot"] : []),
     // Without this QEMU opens a GTK/SDL window when $DISPLAY happens to be set.
@@ -107,7 +108,7 @@ function baseArgs(def: DomainDef, machine: string, caps: QemuCaps, ctx: LaunchCo
     "-sandbox", SANDBOX,
     "-chardev", `socket,id=charmonitor,fd=${ctx.monitorFd},server=on,wait=off`,
     "-mon", "chardev=charmonitor,id=monitor,mode=control",
-    "-rtc", `base=${def.clock?.offset ?? "utc"}`,
+    "-rtc", rtcValue(def),
     "-msg", "timestamp=on",
   ];
 }
@@ -210,17 +211,22 @@ export function buildCommand(def: DomainDef, caps: QemuCaps, ctx: LaunchContext)
   const st: BuildState = { family, bus: rootBusName(family), bootIndex: bootIndexes(d), ctx };
   const argv = [
     ...baseArgs(d, machine, caps, ctx),
+    ...globalArgs(d, st),
     ...bootArgs(d),
     ...kernelArgs(d),
+    ...pciControllerArgs(d, st),
     ...controllerArgs(d, st),
     ...diskArgs(d, st),
     ...interfaceArgs(d, st),
     ...graphicsArgs(d, ctx),
+    ...soundArgs(d, st),
     ...videoArgs(d, st),
     ...inputArgs(d),
     ...serialArgs(d),
     ...channelArgs(d, st),
+    ...watchdogArgs(d, st),
     ...balloonArgs(d, st),
+    ...rngArgs(d, st),
   ];
   // caps belong to one binary; a def naming another <emulator> must be probed by the driver first.
   return { binary: caps.binary, argv };

@@ -34,8 +34,10 @@ function loadCase(name: string): DomainDef {
   return parse(readFileSync(join(ARGV_DIR, `${name}.xml`), "utf8"));
 }
 
+type QmpCommand = string | { execute: string; arguments: Record<string, unknown> };
+
 /** Sends `commands` one after another (the greeting counts as reply 0), skipping events. */
-function qmpSession(path: string, commands: string[]): Promise<unknown[]> {
+function qmpSession(path: string, commands: QmpCommand[]): Promise<unknown[]> {
   return new Promise((resolve, reject) => {
     const sock = createConnection(path);
     const replies: unknown[] = [];
@@ -54,13 +56,27 @@ function qmpSession(path: string, commands: string[]): Promise<unknown[]> {
           sock.end();
           return resolve(replies);
         }
-        sock.write(`${JSON.stringify({ execute: next })}\n`);
+        sock.write(`${JSON.stringify(typeof next === "string" ? { execute: next } : next)}\n`);
       }
     });
   });
 }
 
-async function runQemu(def: DomainDef, secretFile?: string): Promise<{ replies: unknown[]; stderr: () => string }> {
+interface RunOptions {
+  secretFile?: string;
+  /** QMP commands after qmp_capabilities; default query-vnc and query-status. */
+  queries?: QmpCommand[];
+  /** Tap fds to pretend to have: their -netdev tap is swapped for a hub port (no tap device needed). */
+  fakeTaps?: number;
+}
+
+/** The argv with every `-netdev tap,id=X,fd=N` replaced by a backend that needs no host device. */
+function withHubNetdevs(argv: string[]): string[] {
+  return argv.map((a) => a.replace(/^tap,id=(hostnet\d+),fd=\d+$/, "hubport,id=$1,hubid=0"));
+}
+
+async function runQemu(def: DomainDef, opt: RunOptions = {}): Promise<{ replies: unknown[]; stderr: () => string }> {
+  const secretFile = opt.secretFile;
   const caps = await probeQemu("qemu-system-x86_64").catch((e: unknown) => {
     throw new Error(`qemu-system-x86_64 is required (Debian package qemu-system-x86): ${String(e)}`);
   });
@@ -74,8 +90,10 @@ async function runQemu(def: DomainDef, secretFile?: string): Promise<{ replies: 
   renameSync(tmpPath, monPath);
   const monFd = (server as unknown as { _handle: { fd: number } })._handle.fd;
   const secretFd = secretFile === undefined ? undefined : openSync(secretFile, "r");
-  const ctx = { monitorFd: 3, runDir: dir, tapFds: {}, graphicsSecretFd: secretFd === undefined ? undefined : 4 };
-  const cmd = buildCommand(def, caps, ctx);
+  const tapFds = Object.fromEntries(Array.from({ length: opt.fakeTaps ?? 0 }, (_, i) => [i, 100 + i]));
+  const ctx = { monitorFd: 3, runDir: dir, tapFds, graphicsSecretFd: secretFd === undefined ? undefined : 4 };
+  const built = buildCommand(def, caps, ctx);
+  const cmd = { ...built, argv: withHubNetdevs(built.argv) };
   let stderr = "";
   child = spawn(cmd.binary, cmd.argv, { stdio: ["ignore", "ignore", "pipe", monFd, ...(secretFd === undefined ? [] : [secretFd])] });
   child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -83,7 +101,7 @@ async function runQemu(def: DomainDef, secretFile?: string): Promise<{ replies: 
   server.close();
   if (secretFd !== undefined) closeSync(secretFd);
   const exited = new Promise<never>((_, rej) => child?.once("exit", (c) => rej(new Error(`QEMU exited ${c}: ${stderr}`))));
-  const replies = await Promise.race([qmpSession(monPath, ["qmp_capabilities", "query-vnc", "query-status"]), exited]);
+  const replies = await Promise.race([qmpSession(monPath, ["qmp_capabilities", ...(opt.queries ?? ["query-vnc", "query-status"])]), exited]);
   return { replies, stderr: () => stderr };
 }
 
@@ -108,8 +126,64 @@ describe("real QEMU accepts the built argv", () => {
     writeFileSync(secret, "s3cr3t-pw", { mode: 0o600 });
     const def = loadCase("vnc-password");
     def.devices.graphics = def.devices.graphics.map((g) => ({ ...g, autoport: true, port: -1 }));
-    const { replies } = await runQemu(def, secret);
+    const { replies } = await runQemu(def, { secretFile: secret });
     expect(replies[1]).toEqual({ return: {} });
     expect(replies[2]).toMatchObject({ return: { enabled: true, auth: "vnc", host: "127.0.0.1" } });
+  });
+});
+
+/** A libvirt dumpxml fixture made runnable here: TCG, and its disks on fresh qcow2 images. */
+function libvirtCase(name: string): DomainDef {
+  const def = loadCase(name);
+  def.type = "qemu";
+  def.devices.disks = def.devices.disks.map((d, i) => {
+    if (d.source === undefined) return d;
+    const img = join(dir, `${name}-${i}.qcow2`);
+    execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", img, "16M"]);
+    return { ...d, source: img };
+  });
+  return def;
+}
+
+const parentBus = (id: string): QmpCommand => ({ execute: "qom-get", arguments: { path: `/machine/peripheral/${id}`, property: "parent_bus" } });
+
+describe("real QEMU accepts libvirt 9 dumpxml imports", () => {
+  it("starts the i440fx virt-install style guest and puts each device in the slot libvirt chose", async () => {
+    const { replies } = await runQemu(libvirtCase("libvirt9-i440fx-dumpxml"), { fakeTaps: 1, queries: ["query-pci", "query-status"] });
+    const pci = replies[2] as { return: { devices: { slot: number; function: number; qdev_id: string }[] }[] };
+    const slots = Object.fromEntries(pci.return[0]!.devices.filter((d) => d.qdev_id !== "").map((d) => [d.qdev_id, `${d.slot}.${d.function}`]));
+    expect(slots).toEqual({
+      usb: "1.2", video0: "2.0", net0: "3.0", sound0: "4.0", "virtio-serial0": "5.0", "disk-vda": "6.0", balloon0: "7.0", rng0: "8.0",
+    });
+    expect(replies[3]).toMatchObject({ return: { status: "prelaunch" } });
+  });
+
+  it("starts the q35 guest with its pcie-root-ports and a pcie-pci-bridge, devices behind the right ports", async () => {
+    const ids = ["net0", "disk-vda", "sound0", "usb", "balloon0", "rng0", "pci.3"];
+    const { replies } = await runQemu(libvirtCase("libvirt9-q35-dumpxml"), { fakeTaps: 1, queries: ids.map(parentBus) });
+    const buses = replies.slice(2).map((r) => (r as { return: string }).return.replace(/^.*\//, ""));
+    expect(buses).toEqual(["pci.2", "pci.6", "pci.3", "pci.4", "pci.7", "pci.8", "pci.1"]);
+  });
+
+  it("accepts the platform extras: cpu features and topology, timers, S3/S4 globals, AC97, watchdog, rate-limited rng", async () => {
+    const def = libvirtCase("platform-extras");
+    def.cpu = { ...def.cpu!, model: "qemu64", features: [{ policy: "disable", name: "svm" }] };
+    const machineProp = (property: string): QmpCommand => ({ execute: "qom-get", arguments: { path: "/machine", property } });
+    const qtree: QmpCommand = { execute: "human-monitor-command", arguments: { "command-line": "info qtree" } };
+    const queries = ["query-cpus-fast", machineProp("hpet"), machineProp("vmport"), qtree];
+    const { replies } = await runQemu(def, { fakeTaps: 1, queries });
+    const cpus = (replies[2] as { return: { props: { "core-id": number; "thread-id": number } }[] }).return;
+    expect(cpus.map((c) => `${c.props["core-id"]}/${c.props["thread-id"]}`)).toEqual(["0/0", "0/1", "1/0", "1/1"]);
+    expect(replies.slice(3, 5)).toEqual([{ return: false }, { return: "off" }]);
+    const tree = (replies[5] as { return: string }).return;
+    // <pm> suspend-to-mem yes, suspend-to-disk no reached the PIIX4 ACPI PM device.
+    expect(tree).toMatch(/dev: PIIX4_PM[\s\S]*?disable_s3 = 0[\s\S]*?disable_s4 = 1/);
+    expect(tree).toMatch(/dev: virtio-rng-pci[\s\S]*?max-bytes = 1024[\s\S]*?period = 1000/);
+  });
+
+  it("accepts a pci-bridge on i440fx with a device behind it and explicit virtio-serial ports", async () => {
+    const { replies } = await runQemu(libvirtCase("pci-bridge-pc"), { queries: [parentBus("balloon0"), parentBus("channel0")] });
+    expect((replies[2] as { return: string }).return).toMatch(/pci\.1$/);
+    expect((replies[3] as { return: string }).return).toMatch(/virtio-serial0\.0$/);
   });
 });

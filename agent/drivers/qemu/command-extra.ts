@@ -1,0 +1,111 @@
+/**
+ * Pure argv fragments for the platform details libvirt writes (buildCommand): machine
+ * properties (vmport, hpet), -cpu flags, -smp topology, RTC drift fix, PIT and S3/S4 globals,
+ * and the sound, audio, rng and watchdog devices.
+ */
+import type { CpuDef, DomainDef, TimerDef } from "../../model/domain-def.js";
+import { AgentError } from "../../model/errors.js";
+import type { BuildState } from "./command-devices.js";
+import { pciPlacement } from "./command-pci.js";
+import { idValue, onOff, opts } from "./qemu-opts.js";
+
+function unsupported(message: string): never {
+  throw new AgentError("config_unsupported", message, { component: "qemu" });
+}
+
+function timer(def: DomainDef, name: TimerDef["name"]): TimerDef | undefined {
+  return def.clock?.timers?.find((t) => t.name === name);
+}
+
+/** Extra `-machine` properties: only those the XML sets, so QEMU's defaults stay visible. */
+export function machineProps(def: DomainDef): Record<string, string | undefined> {
+  const hpet = timer(def, "hpet")?.present;
+  return { vmport: def.features.vmport, hpet: hpet === undefined ? undefined : onOff(hpet) };
+}
+
+/** `<feature>` and `migratable` as -cpu properties appended to the model name. */
+export function cpuFlags(cpu: CpuDef | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (cpu?.migratable !== undefined) out.migratable = onOff(cpu.migratable);
+  for (const f of cpu?.features ?? []) out[idValue(f.name, "cpu feature name")] = f.policy === "disable" ? "off" : "on";
+  return out;
+}
+
+/** `-smp N[,sockets,dies,cores,threads]`; the topology must multiply out to N. */
+export function smpValue(def: DomainDef): string {
+  const t = def.cpu?.topology;
+  if (t === undefined) return String(def.vcpus);
+  if (t.sockets * t.dies * t.cores * t.threads !== def.vcpus) {
+    throw new AgentError("invalid_arg", `cpu topology does not multiply out to ${def.vcpus} vcpus`, { component: "qemu" });
+  }
+  return opts(String(def.vcpus), { sockets: t.sockets, dies: t.dies, cores: t.cores, threads: t.threads });
+}
+
+/** `-rtc`: catchup is QEMU's driftfix=slew (re-inject lost RTC ticks), as libvirt maps it. */
+export function rtcValue(def: DomainDef): string {
+  const slew = timer(def, "rtc")?.tickpolicy === "catchup" ? "slew" : undefined;
+  return opts(`base=${def.clock?.offset ?? "utc"}`, { driftfix: slew });
+}
+
+/**
+ * `-global` settings: the in-kernel PIT's lost tick policy (KVM only: TCG's userspace PIT
+ * already delays), and S3/S4 advertised by the ACPI PM device of the chipset.
+ */
+export function globalArgs(def: DomainDef, st: BuildState): string[] {
+  const out: string[] = [];
+  if (timer(def, "pit")?.tickpolicy === "delay" && def.type === "kvm") out.push("-global", "kvm-pit.lost_tick_policy=delay");
+  const pmDev = st.family === "pc" ? "PIIX4_PM" : "ICH9-LPC";
+  const pm = def.pm;
+  if (pm?.suspendToMem !== undefined) out.push("-global", `${pmDev}.disable_s3=${pm.suspendToMem ? 0 : 1}`);
+  if (pm?.suspendToDisk !== undefined) out.push("-global", `${pmDev}.disable_s4=${pm.suspendToDisk ? 0 : 1}`);
+  return out;
+}
+
+const SOUND_DEVICES = { ich6: "intel-hda", ich9: "ich9-intel-hda", ac97: "AC97" } as const;
+
+/**
+ * `-audiodev none` for every `<audio>` (and one implicit silent backend when sound cards
+ * name none), then each card; HDA cards get the duplex codec libvirt gives them.
+ */
+export function soundArgs(def: DomainDef, st: BuildState): string[] {
+  const sounds = def.devices.sounds ?? [];
+  const audios = def.devices.audios ?? [];
+  if (sounds.length === 0 && audios.length === 0) return [];
+  const backends = audios.length > 0 ? audios.map((a) => a.id) : [0];
+  const out = backends.flatMap((id) => ["-audiodev", `none,id=audio${id}`]);
+  sounds.forEach((s, i) => {
+    const audiodev = `audio${s.audioId ?? backends[0] ?? 0}`;
+    const id = `sound${i}`;
+    const where = pciPlacement(st, s.address, `sound ${i}`);
+    if (s.model === "ac97") {
+      out.push("-device", opts("AC97", { audiodev, id, ...where }));
+      return;
+    }
+    out.push("-device", opts(SOUND_DEVICES[s.model], { id, ...where }));
+    out.push("-device", opts("hda-duplex", { id: `${id}-codec0`, bus: `${id}.0`, cad: 0, audiodev }));
+  });
+  return out;
+}
+
+/** virtio-rng fed by rng-random from the host device (opened by QEMU at start, before the sandbox bites). */
+export function rngArgs(def: DomainDef, st: BuildState): string[] {
+  return (def.devices.rngs ?? []).flatMap((r, i) => {
+    if (!["/dev/urandom", "/dev/random", "/dev/hwrng"].includes(r.backend)) unsupported(`rng ${i}: source '${r.backend}' is not supported`);
+    const obj = opts("rng-random", { id: `objrng${i}`, filename: r.backend });
+    const dev = opts("virtio-rng-pci", { rng: `objrng${i}`, id: `rng${i}`, "max-bytes": r.rate?.bytes, period: r.rate?.period, ...pciPlacement(st, r.address, `rng ${i}`) });
+    return ["-object", obj, "-device", dev];
+  });
+}
+
+/**
+ * The watchdog device and QEMU's global `-watchdog-action`. The runtime sees the action's
+ * effect as an ordinary lifecycle change (reset, shutdown, stop) plus a WATCHDOG QMP event.
+ */
+export function watchdogArgs(def: DomainDef, st: BuildState): string[] {
+  const list = def.devices.watchdogs ?? [];
+  if (list.length > 1) unsupported("at most one watchdog is supported");
+  const w = list[0];
+  if (w === undefined) return [];
+  const where = w.model === "i6300esb" ? pciPlacement(st, w.address, "watchdog 0") : {};
+  return ["-device", opts(w.model, { id: "watchdog0", ...where }), "-watchdog-action", w.action];
+}
