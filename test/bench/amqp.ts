@@ -7,10 +7,15 @@
  * the second one.
  * Run: npx tsx test/bench/amqp.ts [calls]
  */
-import { loadavg } from "node:os";
+import { mkdtempSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect } from "amqplib";
+import { silentLogger } from "../../agent/core/log.js";
 import { FleetClient } from "../../agent/exporters/amqp/client.js";
-import { BROKER, cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil } from "../integration/amqp/env.js";
+import { AmqpExporter } from "../../agent/exporters/amqp/exporter.js";
+import { makeQemuHarness } from "../helpers/qemu-harness.js";
+import { amqpConfig, BROKER, cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil } from "../integration/amqp/env.js";
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -44,6 +49,37 @@ async function rawRpc(n: number, prefix: string, quorum: boolean): Promise<numbe
   await srv.deleteQueue(q);
   await c.close();
   return out;
+}
+
+const KEY_GUEST = "<domain type='qemu'><name>k</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>";
+
+/** domain.send_key round trips over the bus to a real diskless TCG guest (QEMU driver). */
+async function sendKeyOverBus(n: number, prefix: string): Promise<number[]> {
+  const h = await makeQemuHarness({ policy: { roles: {}, users: { guest: ["admin"], bench: ["admin"] } } });
+  const stateDir = mkdtempSync(join(tmpdir(), "vbt-amqp-qemu-"));
+  const exporter = new AmqpExporter({ services: h.services, dispatcher: h.dispatcher, config: amqpConfig(prefix), stateDir, log: silentLogger() });
+  const caller = { user: "bench", via: "internal" } as const;
+  try {
+    await h.dispatcher.dispatch("domain.define", { xml: KEY_GUEST }, caller);
+    await h.dispatcher.dispatch("domain.start", { domain: "k" }, caller);
+    await exporter.start();
+    await waitUntil(() => exporter.health().connected, 5000, "the QEMU agent to connect");
+    const client = await FleetClient.connect({ url: BROKER, prefix });
+    const out: number[] = [];
+    for (let i = 0; i < n + 50; i++) {
+      const t0 = performance.now();
+      const r = await client.call(h.services.hostId, "domain.send_key", { domain: "k", keys: ["KEY_A"] });
+      if (r.status !== "ok") throw new Error(`send_key over the bus: ${r.status} ${r.error?.message ?? ""}`);
+      if (i >= 50) out.push(performance.now() - t0); // the first calls warm the QMP schema cache
+    }
+    await client.close();
+    return out;
+  } finally {
+    await exporter.stop();
+    await h.cleanup();
+    removeDir(stateDir);
+    await cleanupTopology(prefix, [h.services.hostId]);
+  }
 }
 
 async function main(): Promise<void> {
@@ -87,11 +123,13 @@ async function main(): Promise<void> {
     const eps = Math.round(burst / ((performance.now() - t0) / 1000));
     await stop();
     await client.close();
+    const sendKey = await sendKeyOverBus(n, prefix);
     const result = {
       calls: n,
       raw_rpc_ms: { p50: pct(raw, 50), p99: pct(raw, 99) },
       raw_rpc_quorum_ms: { p50: pct(rawQuorum, 50), p99: pct(rawQuorum, 99) },
       agent_ping_ms: { p50: pct(ping, 50), p99: pct(ping, 99) },
+      agent_send_key_ms: { p50: pct(sendKey, 50), p99: pct(sendKey, 99) },
       events_per_s_confirmed: eps,
       event_latency_ms: { p50: pct(lat, 50), p99: pct(lat, 99) },
       loadavg: loadavg().map((x) => Number(x.toFixed(2))),
