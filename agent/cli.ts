@@ -10,6 +10,7 @@ import { registerCapsVerbs } from "./cli/caps-verbs.js";
 import { registerDomainVerbs, type VerbContext } from "./cli/domain-verbs.js";
 import { registerHostVerbs } from "./cli/host-verbs.js";
 import { registerKeyVerbs } from "./cli/key-verbs.js";
+import { registerNetVerbs } from "./cli/net-verbs.js";
 import { CliError, SocketRuntime, type CliRuntime } from "./cli/runtime.js";
 import { VERSION } from "./version.js";
 
@@ -39,6 +40,7 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
   registerDomainVerbs(program, ctx);
   registerHostVerbs(program, ctx);
   registerKeyVerbs(program, ctx);
+  registerNetVerbs(program, ctx);
   registerFleetVerbs(program, ctx);
   registerCapsVerbs(program, ctx);
   registerAttachVerbs(program, ctx);

@@ -8,6 +8,7 @@ import { CAPABILITIES_COMMANDS } from "./handlers/capabilities.js";
 import { DOMAIN_COMMANDS } from "./handlers/domain.js";
 import { HOST_COMMANDS } from "./handlers/host.js";
 import { KEY_COMMANDS } from "./handlers/keys.js";
+import { NETWORK_COMMANDS } from "./handlers/network.js";
 import type { CommandSpec } from "./types.js";
 
 export const COMMANDS = {
@@ -16,6 +17,7 @@ export const COMMANDS = {
   ...KEY_COMMANDS,
   ...BUS_COMMANDS,
   ...CAPABILITIES_COMMANDS,
+  ...NETWORK_COMMANDS,
   ...ATTACH_COMMANDS,
 } satisfies Record<string, CommandSpec<any, unknown>>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { EventBus } from "../core/bus.js";
 import type { StateStore } from "../core/state-store.js";
 import type { HypervisorDriver } from "../drivers/hypervisor.js";
+import type { NetworkDriver } from "../drivers/network.js";
 
 /** Who asked. `user` is the authenticated identity of the transport (broker user_id, SNMPv3 user, local uid). */
 export interface Caller {
@@ -16,6 +17,8 @@ export interface Caller {
 /** What handlers may use. main.ts builds one; tests build one around drivers/fake. */
 export interface Services {
   hypervisor: HypervisorDriver;
+  /** Virtual networks; absent when the host runs without them (network.* then fail with no_support). */
+  network?: NetworkDriver;
   store: StateStore;
   bus: EventBus;
   log: Logger;
