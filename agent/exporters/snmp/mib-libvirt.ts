@@ -55,7 +55,8 @@ export function guestInstances(view: DomainView, stats: DomainStats | undefined)
     { oid: at(COL.name), value: str(view.name) },
     { oid: at(COL.state), value: int(guestStateNumber(view.state)) },
     { oid: at(COL.cpuCount), value: gauge(Math.min(view.vcpus, 65535)) },
-    { oid: at(COL.memCurrent), value: gauge(active ? Math.floor(view.currentMemoryKiB / MIB) : 0) },
+    // As virDomainGetInfo (and so dominfo and libvirt-snmp): the configured current memory, running or not.
+    { oid: at(COL.memCurrent), value: gauge(Math.floor(view.currentMemoryKiB / MIB)) },
     { oid: at(COL.memLimit), value: gauge(Math.floor(view.maxMemoryKiB / MIB)) },
     { oid: at(COL.cpuTime), value: c64(active && stats ? stats.cpuTimeNs : 0) },
     { oid: at(COL.rowStatus), value: int(guestRowStatus(view.state)) },

@@ -1,6 +1,7 @@
 /** Runs the real Net-SNMP command-line tools against the agent (no shell, argv only). */
 import { execa } from "execa";
 import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type { SnmpSettings } from "../../../agent/exporters/snmp/settings.js";
 
 const PACKAGE_OF: Record<string, string> = {
@@ -27,6 +28,17 @@ export const NUMERIC = ["-m", "", "-M", "/nonexistent", "-On", "-Oe", "-Ot", "-O
 export async function snmp(tool: string, args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
   const bin = requireTool(tool);
   const r = await execa(bin, [...NUMERIC, ...args], { reject: false, timeout: 30_000, env: { MIBS: "", SNMPCONFPATH: "/nonexistent" } });
+  return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
+}
+
+/** The MIB modules the agent ships (LIBVIRT-MIB, VM-MIB and the base modules they import). */
+export const MIB_DIR = fileURLToPath(new URL("../../../deploy/mibs", import.meta.url));
+
+/** Runs a tool with the shipped MIBs loaded (`-M +deploy/mibs -m LIBVIRT-MIB:VM-MIB`): symbolic names in and out. */
+export async function snmpSymbolic(tool: string, args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  const bin = requireTool(tool);
+  const mibs = ["-M", `+${MIB_DIR}`, "-m", "LIBVIRT-MIB:VM-MIB", "-r", "1", "-t", "3"];
+  const r = await execa(bin, [...mibs, ...args], { reject: false, timeout: 30_000, env: { MIBS: "", MIBDIRS: "", SNMPCONFPATH: "/nonexistent" } });
   return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
 }
 
