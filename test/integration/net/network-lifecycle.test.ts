@@ -93,4 +93,22 @@ describe("network lifecycle inside a namespace", () => {
     expect(again.listNetworks().map((n) => n.name)).toEqual(["iso", "natnet"]);
     expect(again.getNetworkXml("natnet")).toContain("<ip family='ipv6' address='fd42:150::1' prefix='64'/>");
   });
+
+  it("a restarted agent re-adopts a running network without rebuilding it and autostarts the others", async () => {
+    const { NetDriver } = await import("../../../agent/drivers/net/driver.js");
+    const { EventBus } = await import("../../../agent/core/bus.js");
+    const { silentLogger } = await import("../../../agent/core/log.js");
+    await f.driver.startNetwork("iso");
+    await f.driver.setAutostart("natnet", true);
+    const pid = readFileSync(dnsmasqFiles(f.dirs, "iso").pidFile, "utf8").trim();
+    const again = new NetDriver({ ...f.dirs, bus: new EventBus(), log: silentLogger(), netns: f.ns });
+    await again.open();
+    expect(again.getNetwork("iso").active).toBe(true);
+    expect(readFileSync(dnsmasqFiles(f.dirs, "iso").pidFile, "utf8").trim()).toBe(pid);
+    expect(again.getNetwork("natnet").active).toBe(true);
+    expect(ok(f.ns, "ip", "link", "show", "vbr-nat")).toBe(true);
+    await again.stopNetwork("natnet");
+    await again.stopNetwork("iso");
+    expect(processGone(pid)).toBe(true);
+  });
 });
