@@ -189,6 +189,8 @@ export interface CharDevDef {
   /** For type='file' the output path. */
   path?: string;
   targetPort: number;
+  /** Only on `<console>`: 'virtio' is a virtconsole (hvc0) on virtio-serial; absent means the serial alias. */
+  targetType?: "virtio";
 }
 
 export interface ChannelDef {

@@ -167,7 +167,7 @@ function checkCharDevs(def: DomainDef): void {
   const d = def.devices;
   for (const c of [...d.serials, ...d.consoles]) checkPath(c.path, "serial/console file");
   checkUnique(d.serials, (c) => String(c.targetPort), "serial target port");
-  checkUnique(d.consoles, (c) => String(c.targetPort), "console target port");
+  checkUnique(d.consoles, (c) => `${c.targetType ?? "serial"} ${c.targetPort}`, "console target port");
   for (const ch of d.channels) {
     checkPath(ch.path, "channel socket");
     if (!CHANNEL_NAME_RE.test(ch.targetName)) throw invalid(`invalid channel target name '${ch.targetName}'`);

@@ -54,7 +54,7 @@ function formatInterface(n: InterfaceDef): string[] {
 }
 
 function formatCharDev(name: "serial" | "console", c: CharDevDef): string[] {
-  const targetType = name === "serial" ? "isa-serial" : "serial";
+  const targetType = name === "serial" ? "isa-serial" : (c.targetType ?? "serial");
   return el(name, [["type", c.type]], [
     ...(c.path !== undefined ? el("source", [["path", c.path]]) : []),
     ...el("target", [["type", targetType], ["port", c.targetPort]]),

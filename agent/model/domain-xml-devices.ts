@@ -214,7 +214,8 @@ function parseCharDev(x: XEl, targetType: "isa-serial" | "serial"): CharDevDef {
   const t = x.child("target");
   if (t !== undefined) {
     c.targetPort = t.intAttr("port", 0, 255) ?? 0;
-    t.optEnumAttr("type", [targetType]);
+    const type = t.optEnumAttr("type", targetType === "serial" ? ["serial", "virtio"] : [targetType]);
+    if (type === "virtio") c.targetType = "virtio";
     const model = t.child("model");
     model?.enumAttr("name", ["isa-serial"]);
     model?.finish();

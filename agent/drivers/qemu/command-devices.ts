@@ -8,7 +8,7 @@ import { AgentError } from "../../model/errors.js";
 import { isPciAddress, type MachineFamily } from "./address.js";
 import { pciPlacement } from "./command-pci.js";
 import type { LaunchContext } from "./command.js";
-import { hexSlot, idValue, onOff, optPath, optValue, opts } from "./qemu-opts.js";
+import { idValue, onOff, optPath, optValue, opts } from "./qemu-opts.js";
 
 export interface BuildState {
   family: MachineFamily;
@@ -24,10 +24,6 @@ const SUN_PATH_MAX = 107;
 
 function unsupported(message: string): never {
   throw new AgentError("config_unsupported", message, { component: "qemu" });
-}
-
-function pciOpts(st: BuildState, a: PciAddress | undefined, owner: string): Record<string, string | number | undefined> {
-  return pciPlacement(st, a, owner);
 }
 
 /** Cache mode → QEMU's three knobs (cache.direct, cache.no-flush, device write-cache), as libvirt maps them. */
@@ -94,7 +90,7 @@ function diskModel(disk: DiskDef): string {
 }
 
 function diskDeviceArg(st: BuildState, disk: DiskDef, i: number): string {
-  const where = disk.target.bus === "virtio" ? pciOpts(st, disk.address as PciAddress | undefined, `disk ${disk.target.dev}`) : driveBus(st, disk);
+  const where = disk.target.bus === "virtio" ? pciPlacement(st, disk.address as PciAddress | undefined, `disk ${disk.target.dev}`) : driveBus(st, disk);
   return opts(diskModel(disk), {
     ...where,
     drive: disk.source === undefined ? undefined : `disk${i}-format`,
@@ -127,7 +123,7 @@ function nicArgs(st: BuildState, n: InterfaceDef, i: number): string[] {
     netdev: `hostnet${i}`,
     id: `net${i}`,
     mac: n.mac.toLowerCase(),
-    ...pciOpts(st, n.address, `interface ${i}`),
+    ...pciPlacement(st, n.address, `interface ${i}`),
     bootindex: st.bootIndex.get(`net:${i}`),
   });
   return ["-netdev", `tap,id=hostnet${i},fd=${fd}`, "-device", dev];
@@ -146,7 +142,7 @@ export function videoArgs(def: DomainDef, st: BuildState): string[] {
   if (!v || v.model === "none") return [];
   // Only stdvga takes a size in MiB directly; other models keep QEMU's defaults.
   const vgamem = v.model === "vga" && v.vram !== undefined ? Math.max(1, Math.round(v.vram / 1024)) : undefined;
-  return ["-device", opts(VIDEO_MODELS[v.model], { id: "video0", vgamem_mb: vgamem, ...pciOpts(st, v.address, "video 0") })];
+  return ["-device", opts(VIDEO_MODELS[v.model], { id: "video0", vgamem_mb: vgamem, ...pciPlacement(st, v.address, "video 0") })];
 }
 
 const USB_INPUTS = { tablet: "usb-tablet", keyboard: "usb-kbd", mouse: "usb-mouse" } as const;
@@ -178,7 +174,8 @@ export function inputArgs(def: DomainDef): string[] {
 /** Serial ports, with <console> joined to the serial of the same target port (libvirt's alias). */
 export function serialArgs(def: DomainDef): string[] {
   const ports = new Map<number, (typeof def.devices.serials)[number]>();
-  for (const c of [...def.devices.serials, ...def.devices.consoles]) if (!ports.has(c.targetPort)) ports.set(c.targetPort, c);
+  const consoles = def.devices.consoles.filter((c) => c.targetType !== "virtio");
+  for (const c of [...def.devices.serials, ...consoles]) if (!ports.has(c.targetPort)) ports.set(c.targetPort, c);
   return [...ports.values()].flatMap((c) => {
     const p = c.targetPort;
     if (!Number.isInteger(p) || p < 0 || p > 3) throw new AgentError("invalid_arg", `serial target port ${p} is outside 0-3`, { component: "qemu" });
@@ -188,6 +185,16 @@ export function serialArgs(def: DomainDef): string[] {
         : opts("file", { id: `charserial${p}`, path: optPath(c.path ?? "", `serial ${p} path`), append: "on" });
     return ["-chardev", chardev, "-device", opts("isa-serial", { chardev: `charserial${p}`, id: `serial${p}`, index: p })];
   });
+}
+
+/** A `<console><target type='virtio'>`: virtconsole on port 0 of virtio-serial0, which only a console may use. */
+export function virtioConsoleArgs(def: DomainDef): string[] {
+  const list = def.devices.consoles.filter((c) => c.targetType === "virtio");
+  if (list.length > 1) unsupported("at most one virtio console is supported");
+  const c = list[0];
+  if (c === undefined) return [];
+  const chardev = c.type === "pty" ? "pty,id=charconsole0" : opts("file", { id: "charconsole0", path: optPath(c.path ?? "", "console path"), append: "on" });
+  return ["-chardev", chardev, "-device", opts("virtconsole", { bus: "virtio-serial0.0", nr: 0, chardev: "charconsole0", id: "console0" })];
 }
 
 export function channelArgs(def: DomainDef, st: BuildState): string[] {
@@ -211,5 +218,5 @@ export function channelArgs(def: DomainDef, st: BuildState): string[] {
 export function balloonArgs(def: DomainDef, st: BuildState): string[] {
   const b = def.devices.memballoon;
   if (!b || b.model === "none") return [];
-  return ["-device", opts("virtio-balloon-pci", { id: "balloon0", ...pciOpts(st, b.address, "memballoon") })];
+  return ["-device", opts("virtio-balloon-pci", { id: "balloon0", ...pciPlacement(st, b.address, "memballoon") })];
 }

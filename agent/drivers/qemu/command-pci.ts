@@ -118,7 +118,8 @@ function scsiPlan(def: DomainDef): Planned | undefined {
 
 function virtioSerialPlan(def: DomainDef): Planned | undefined {
   const c = explicit(def, "virtio-serial");
-  if (c === undefined && def.devices.channels.length === 0) return undefined;
+  const needed = def.devices.channels.length > 0 || def.devices.consoles.some((x) => x.targetType === "virtio");
+  if (c === undefined && !needed) return undefined;
   return { model: "virtio-serial-pci", id: "virtio-serial0", address: c?.address, props: { max_ports: c?.ports, vectors: c?.vectors } };
 }
 

@@ -17,6 +17,7 @@ import {
   inputArgs,
   interfaceArgs,
   serialArgs,
+  virtioConsoleArgs,
   videoArgs,
 } from "./command-devices.js";
 import { cpuFlags, globalArgs, machineProps, rngArgs, rtcValue, smpValue, soundArgs, watchdogArgs } from "./command-extra.js";
@@ -223,6 +224,7 @@ export function buildCommand(def: DomainDef, caps: QemuCaps, ctx: LaunchContext)
     ...videoArgs(d, st),
     ...inputArgs(d),
     ...serialArgs(d),
+    ...virtioConsoleArgs(d),
     ...channelArgs(d, st),
     ...watchdogArgs(d, st),
     ...balloonArgs(d, st),

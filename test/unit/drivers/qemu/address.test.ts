@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { assignAddresses, assignMacs, diskIndex } from "../../../../agent/drivers/qemu/address.js";
-import type { DomainDef } from "../../../../agent/model/domain-def.js";
+import type { DomainDef, PciAddress } from "../../../../agent/model/domain-def.js";
 import { parse } from "../../../../agent/model/domain-xml.js";
 import { ARGV_DIR } from "./golden.js";
 
@@ -61,6 +61,74 @@ describe("assignAddresses", () => {
     const def = load("virtio-disk-raw");
     def.devices.disks = def.devices.disks.map((d) => ({ ...d, address: { domain: 0, bus: 1, slot: 3, function: 0 } }));
     expect(() => assignAddresses(def, "pc-i440fx-7.2")).toThrow(expect.objectContaining({ code: "config_unsupported" }));
+  });
+});
+
+const at = (bus: number, slot: number, fn = 0, multifunction?: boolean): PciAddress => ({
+  domain: 0, bus, slot, function: fn, ...(multifunction === undefined ? {} : { multifunction }),
+});
+
+describe("assignAddresses with PCI controllers and the libvirt device set", () => {
+  it("keeps a device behind a pcie-root-port on bus 1 and packs new ones on bus 0", () => {
+    const def = load("minimal-diskless");
+    def.devices.controllers = [{ type: "pci", index: 1, model: "pcie-root-port", address: at(0, 2) }];
+    def.devices.memballoon = { model: "virtio", address: at(1, 0) };
+    def.devices.rngs = [{ model: "virtio", backend: "/dev/urandom" }];
+    const out = assignAddresses(def, "pc-q35-7.2");
+    expect(out.devices.memballoon?.address).toEqual(at(1, 0));
+    expect(out.devices.rngs?.[0]?.address).toEqual(at(0, 1));
+  });
+
+  it("gives sound, rng and an i6300esb watchdog bus-0 slots after the balloon, and the ISA ib700 none", () => {
+    const def = load("minimal-diskless");
+    def.devices.memballoon = { model: "virtio" };
+    def.devices.sounds = [{ model: "ich6" }];
+    def.devices.rngs = [{ model: "virtio", backend: "/dev/urandom" }];
+    def.devices.watchdogs = [{ model: "i6300esb", action: "reset" }];
+    const out = assignAddresses(def, "pc-i440fx-7.2");
+    expect([out.devices.memballoon?.address, out.devices.sounds?.[0]?.address, out.devices.rngs?.[0]?.address, out.devices.watchdogs?.[0]?.address])
+      .toEqual([at(0, 3), at(0, 4), at(0, 5), at(0, 6)]);
+    def.devices.watchdogs = [{ model: "ib700", action: "reset" }];
+    expect(assignAddresses(def, "pc-i440fx-7.2").devices.watchdogs?.[0]?.address).toBeUndefined();
+  });
+
+  it("does not mutate the optional device lists of its input", () => {
+    const def = load("minimal-diskless");
+    def.devices.sounds = [{ model: "ich9" }];
+    assignAddresses(def, "pc-q35-7.2");
+    expect(def.devices.sounds).toEqual([{ model: "ich9" }]);
+  });
+
+  it("lets a user device take pc slot 2 but never auto-assigns slot 2 to anything but the primary video", () => {
+    const def = load("minimal-diskless");
+    def.devices.memballoon = { model: "virtio", address: at(0, 2) };
+    def.devices.rngs = [{ model: "virtio", backend: "/dev/urandom" }];
+    const out = assignAddresses(def, "pc-i440fx-7.2");
+    expect(out.devices.rngs?.[0]?.address).toEqual(at(0, 3));
+  });
+
+  it("lets controllers sit at the chipset's own functions (PIIX IDE 01.1, UHCI 01.2) but not other devices", () => {
+    const def = load("minimal-diskless");
+    def.devices.controllers = [{ type: "ide", index: 0, address: at(0, 1, 1) }, { type: "usb", index: 0, model: "piix3-uhci", address: at(0, 1, 2) }];
+    expect(() => assignAddresses(def, "pc-i440fx-7.2")).not.toThrow();
+    def.devices.memballoon = { model: "virtio", address: at(0, 1, 3) };
+    expect(() => assignAddresses(def, "pc-i440fx-7.2")).toThrow(expect.objectContaining({ code: "invalid_arg", message: expect.stringContaining("the machine") }));
+  });
+
+  it("accepts several functions in one slot only when function 0 is multifunction='on'", () => {
+    const def = load("minimal-diskless");
+    const ports = (mf?: boolean) => [0, 1].map((fn, i) => ({ type: "pci" as const, index: i + 1, model: "pcie-root-port", address: at(0, 2, fn, fn === 0 ? mf : undefined) }));
+    def.devices.controllers = ports(true);
+    expect(() => assignAddresses(def, "pc-q35-7.2")).not.toThrow();
+    def.devices.controllers = ports(undefined);
+    expect(() => assignAddresses(def, "pc-q35-7.2")).toThrow(/multifunction/);
+  });
+
+  it("refuses slot 0 behind a PCI bridge, which holds the bridge's hotplug controller", () => {
+    const def = load("minimal-diskless");
+    def.devices.controllers = [{ type: "pci", index: 1, model: "pci-bridge", address: at(0, 5) }];
+    def.devices.memballoon = { model: "virtio", address: at(1, 0) };
+    expect(() => assignAddresses(def, "pc-i440fx-7.2")).toThrow(expect.objectContaining({ code: "invalid_arg" }));
   });
 });
 

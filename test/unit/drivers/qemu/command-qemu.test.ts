@@ -186,4 +186,11 @@ describe("real QEMU accepts libvirt 9 dumpxml imports", () => {
     expect((replies[2] as { return: string }).return).toMatch(/pci\.1$/);
     expect((replies[3] as { return: string }).return).toMatch(/virtio-serial0\.0$/);
   });
+
+  it("gives a virtio console its own pty next to the serial console's", async () => {
+    const { replies } = await runQemu(libvirtCase("virtio-console"), { queries: ["query-chardev"] });
+    const chardevs = (replies[2] as { return: { label: string; filename: string }[] }).return;
+    const ptys = chardevs.filter((c) => c.filename.startsWith("pty:")).map((c) => c.label).sort();
+    expect(ptys).toEqual(["charconsole0", "charserial0"]);
+  });
 });
