@@ -100,8 +100,9 @@ describe("AMQP commands under broker expiry and broker cuts", () => {
     const ch = await c.createChannel();
     const dead = await ch.get(topologyNames(prefix, "h1").dlxQueue, { noAck: true });
     await c.close();
-    expect(dead && dead.properties.messageId).toBe(id);
-    const death = (dead && (dead.properties.headers?.["x-death"] as { reason: string }[] | undefined)) ?? [];
+    if (!dead) throw new Error("nothing was dead-lettered");
+    expect(dead.properties.messageId).toBe(id);
+    const death = (dead.properties.headers?.["x-death"] as { reason: string }[] | undefined) ?? [];
     expect(death[0]?.reason).toBe("expired");
     expect(again.h.events.some((e) => e.name === "command.audit")).toBe(false);
     expect(again.h.store.findDomain(dom.name)?.state).toBe("running");
