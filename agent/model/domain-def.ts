@@ -136,6 +136,9 @@ export interface DiskDef {
     cache?: "none" | "writeback" | "writethrough" | "directsync" | "unsafe";
     /** Guest discard requests: passed down (unmap) or dropped (ignore, QEMU's default). */
     discard?: "unmap" | "ignore";
+    /** Host AIO backend of the storage node (native needs cache none or directsync). */
+    io?: "native" | "threads" | "io_uring";
+    detectZeroes?: "off" | "on" | "unmap";
   };
   /** Path of the file or block device; absent for an empty cdrom drive. */
   source?: string;
@@ -160,6 +163,8 @@ export interface InterfaceDef {
   address?: PciAddress;
   /** `<link state='up'>` only: 'down' needs a set_link after start, which the runtime does not do. */
   linkState?: "up";
+  /** `<driver name='qemu'>`: userspace virtio-net, what virtbus does anyway (no vhost fd). */
+  driverName?: "qemu";
 }
 
 export interface GraphicsDef {

@@ -95,6 +95,10 @@ function checkDisks(def: DomainDef): void {
     if (d.device === "disk" && d.source === undefined) throw invalid(`${where} has no source (only a cdrom may be empty)`);
     checkPath(d.source, `${where} source`);
     if (d.device === "cdrom" && d.target.bus === "virtio") throw invalid(`${where}: a cdrom cannot be on the virtio bus`);
+    if (d.driver.io === "native" && d.driver.cache !== "none" && d.driver.cache !== "directsync") {
+      throw invalid(`${where}: io='native' needs cache 'none' or 'directsync' (O_DIRECT)`);
+    }
+    if (d.driver.detectZeroes === "unmap" && d.driver.discard !== "unmap") throw invalid(`${where}: detect_zeroes='unmap' needs discard='unmap'`);
     if (d.serial !== undefined && !DISK_SERIAL_RE.test(d.serial)) throw invalid(`${where}: invalid serial '${d.serial}'`);
     if (d.address !== undefined) {
       const isDrive = "controller" in d.address;

@@ -20,7 +20,7 @@ function formatBoot(order: number | undefined): string[] {
 
 function formatDisk(d: DiskDef): string[] {
   return el("disk", [["type", d.type], ["device", d.device]], [
-    ...el("driver", [["name", d.driver.name], ["type", d.driver.type], ["cache", d.driver.cache], ["discard", d.driver.discard]]),
+    ...el("driver", [["name", d.driver.name], ["type", d.driver.type], ["cache", d.driver.cache], ["io", d.driver.io], ["discard", d.driver.discard], ["detect_zeroes", d.driver.detectZeroes]]),
     ...(d.source !== undefined ? el("source", [[d.type === "file" ? "file" : "dev", d.source]]) : []),
     ...el("target", [["dev", d.target.dev], ["bus", d.target.bus]]),
     ...(d.readonly ? el("readonly") : []),
@@ -47,6 +47,7 @@ function formatInterface(n: InterfaceDef): string[] {
     ...(n.source !== undefined ? el("source", [[n.type, n.source]]) : []),
     ...(n.target !== undefined ? el("target", [["dev", n.target.dev], ["managed", n.target.managed ? "yes" : "no"]]) : []),
     ...el("model", [["type", n.model]]),
+    ...(n.driverName !== undefined ? el("driver", [["name", n.driverName]]) : []),
     ...formatBoot(n.bootOrder),
     ...(n.linkState !== undefined ? el("link", [["state", n.linkState]]) : []),
     ...formatAddress(n.address),

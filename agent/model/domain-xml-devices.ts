@@ -71,6 +71,10 @@ function parseDiskDriver(x: XEl): DiskDef["driver"] {
   if (cache !== undefined) driver.cache = cache;
   const discard = d.optEnumAttr("discard", ["unmap", "ignore"] as const);
   if (discard !== undefined) driver.discard = discard;
+  const io = d.optEnumAttr("io", ["native", "threads", "io_uring"] as const);
+  if (io !== undefined) driver.io = io;
+  const dz = d.optEnumAttr("detect_zeroes", ["off", "on", "unmap"] as const);
+  if (dz !== undefined) driver.detectZeroes = dz;
   d.finish();
   return driver;
 }
@@ -139,6 +143,12 @@ function parseInterface(x: XEl): InterfaceDef {
   }
   const boot = parseBootOrder(x);
   if (boot !== undefined) nic.bootOrder = boot;
+  const drv = x.child("driver");
+  if (drv !== undefined) {
+    // vhost needs a /dev/vhost-net fd the agent does not open; queues > 1 needs multiqueue taps.
+    nic.driverName = drv.enumAttr("name", ["qemu"] as const, "qemu");
+    drv.finish();
+  }
   const link = x.child("link");
   if (link !== undefined) {
     // 'down' would need QMP set_link after every start; only the default state is accepted.

@@ -58,10 +58,11 @@ function blockdevArgs(disk: DiskDef, node: string, source: string): string[] {
     "auto-read-only": "on",
     discard: "unmap",
     ...cache,
+    aio: disk.driver.io,
   });
   // libvirt passes discard to the format node too; without it qcow2 drops the guest's discards.
   const discard = disk.driver.discard;
-  const format = opts(`driver=${disk.driver.type}`, { file: `${node}-storage`, "node-name": `${node}-format`, "read-only": ro, ...cache, discard });
+  const format = opts(`driver=${disk.driver.type}`, { file: `${node}-storage`, "node-name": `${node}-format`, "read-only": ro, ...cache, discard, "detect-zeroes": disk.driver.detectZeroes });
   return ["-blockdev", storage, "-blockdev", format];
 }
 

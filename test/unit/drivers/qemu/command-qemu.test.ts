@@ -193,4 +193,11 @@ describe("real QEMU accepts libvirt 9 dumpxml imports", () => {
     const ptys = chardevs.filter((c) => c.filename.startsWith("pty:")).map((c) => c.label).sort();
     expect(ptys).toEqual(["charconsole0", "charserial0"]);
   });
+
+  it("opens qcow2 images with aio=native under O_DIRECT, aio=threads, discard and detect-zeroes", async () => {
+    const { replies } = await runQemu(libvirtCase("disk-io-detect-zeroes"), { fakeTaps: 1, queries: ["query-block"] });
+    const block = (replies[2] as { return: { qdev: string; inserted: { detect_zeroes: string; cache: { direct: boolean } } }[] }).return;
+    const got = block.map((b) => `${b.qdev}:${b.inserted.detect_zeroes}:${b.inserted.cache.direct}`).sort();
+    expect(got).toEqual(["/machine/peripheral/disk-vda/virtio-backend:unmap:true", "/machine/peripheral/disk-vdb/virtio-backend:on:false"]);
+  });
 });
