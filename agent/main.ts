@@ -19,6 +19,7 @@ import { Policy } from "./control/policy.js";
 import type { Services } from "./control/types.js";
 import { FakeHypervisor } from "./drivers/fake/hypervisor.js";
 import type { HypervisorDriver } from "./drivers/hypervisor.js";
+import { NetDriver } from "./drivers/net/driver.js";
 import { QemuDriver } from "./drivers/qemu/driver.js";
 import { LocalSocketServer } from "./exporters/local/socket-server.js";
 import { isAgentError } from "./model/errors.js";
@@ -45,7 +46,7 @@ async function isExecutable(path: string): Promise<boolean> {
   }
 }
 
-async function buildDriver(cfg: ResolvedConfig, store: StateStore, bus: EventBus, log: Logger): Promise<HypervisorDriver> {
+async function buildDriver(cfg: ResolvedConfig, store: StateStore, bus: EventBus, log: Logger, net: NetDriver): Promise<HypervisorDriver> {
   const h = cfg.hypervisor;
   const useQemu = h.driver === "qemu" || (h.driver === "auto" && (await isExecutable(h.qemu_binary)));
   if (!useQemu) {
@@ -60,6 +61,7 @@ async function buildDriver(cfg: ResolvedConfig, store: StateStore, bus: EventBus
     runDir: cfg.run_dir,
     qemuBinary: h.qemu_binary,
     qmpTimeoutMs: h.qmp_timeout_ms,
+    openTaps: net.openTaps,
   });
 }
 
@@ -67,12 +69,14 @@ async function buildDriver(cfg: ResolvedConfig, store: StateStore, bus: EventBus
 export async function startAgent(cfg: ResolvedConfig, log: Logger): Promise<Agent> {
   const store = new StateStore();
   const bus = new EventBus(log.child({ component: "bus" }));
-  const hypervisor = await buildDriver(cfg, store, bus, log);
-  const services: Services = { hypervisor, store, bus, log, hostId: cfg.host_id, version: VERSION, startedAt: Date.now() };
+  const network = new NetDriver({ stateDir: cfg.state_dir, runDir: cfg.run_dir, bus, log: log.child({ component: "network" }) });
+  const hypervisor = await buildDriver(cfg, store, bus, log, network);
+  const services: Services = { hypervisor, network, store, bus, log, hostId: cfg.host_id, version: VERSION, startedAt: Date.now() };
   const dispatcher = new Dispatcher(COMMANDS, services, new Policy(cfg.authz));
-  const driverComponent: Component = { name: "hypervisor", start: () => hypervisor.open(), stop: () => hypervisor.close() };
+  // networks first: autostarted guests plug into them
   const components: Component[] = [
-    driverComponent,
+    { name: "network", start: () => network.open(), stop: () => network.close() },
+    { name: "hypervisor", start: () => hypervisor.open(), stop: () => hypervisor.close() },
     new LocalSocketServer({ path: cfg.control.socket_path, group: cfg.control.socket_group, dispatcher, bus, log: log.child({ component: "control" }) }),
     ...buildExporters(cfg, services, dispatcher, log),
   ];

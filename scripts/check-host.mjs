@@ -20,6 +20,7 @@ const REQUIRED = [
   ["ip", "iproute2"],
   ["busybox", "busybox-static"],
   ["dpkg-deb", "dpkg"],
+  ["cc", "gcc"],
   ["python3", "python3"],
   ["/usr/lib/python3/dist-packages/pika/__init__.py", "python3-pika"],
   ["rabbitmq-server", "rabbitmq-server"],
