@@ -200,4 +200,13 @@ describe("real QEMU accepts libvirt 9 dumpxml imports", () => {
     const got = block.map((b) => `${b.qdev}:${b.inserted.detect_zeroes}:${b.inserted.cache.direct}`).sort();
     expect(got).toEqual(["/machine/peripheral/disk-vda/virtio-backend:unmap:true", "/machine/peripheral/disk-vdb/virtio-backend:on:false"]);
   });
+
+  it("starts the virt-install style q35 guest (xhci ports, aio=native, topology, watchdog behind a pcie-pci-bridge)", async () => {
+    const def = libvirtCase("libvirt9-q35-virtinst-dumpxml");
+    // host-passthrough needs KVM; 'maximum' keeps the migratable flag on the -cpu line under TCG.
+    def.cpu = { ...def.cpu!, mode: "maximum" };
+    const { replies } = await runQemu(def, { fakeTaps: 1, queries: [parentBus("watchdog0"), parentBus("usb"), "query-cpus-fast"] });
+    expect(replies.slice(2, 4).map((r) => (r as { return: string }).return.replace(/^.*\//, ""))).toEqual(["pci.8", "pci.3"]);
+    expect((replies[4] as { return: unknown[] }).return).toHaveLength(4);
+  });
 });
