@@ -8,7 +8,7 @@ import {
   startAgentProcess,
   type AgentProcess,
 } from "../helpers/agent-process.js";
-import { round } from "./lib.js";
+import { round, summarise } from "./lib.js";
 import {
   freePort,
   scrapeCase,
@@ -50,6 +50,9 @@ export interface AgentSide {
   started: number;
   start_ms_total: number;
   all_up_before: number;
+  /** From the last normal scrape: the agent's own collection round and per-guest QMP round trips. */
+  collector_round_ms_last: number | null;
+  qmp_latency_ms_p50_last: number | null;
   normal: CaseResult;
   frozen: CaseResult;
   frozen_check: FrozenCheck;
@@ -104,6 +107,7 @@ export async function runAgentSide(opts: SideOptions): Promise<AgentSide> {
     started: pids.length,
     start_ms_total: round(startMs, 0),
     all_up_before: upBefore,
+    ...selfTiming(last?.body ?? ""),
     normal,
     frozen,
     frozen_check: checkFrozen(
@@ -127,6 +131,21 @@ async function startGuest(
   if (!info.pid)
     throw new Error(`agent reports no pid for running guest ${name}`);
   return info.pid;
+}
+
+function selfTiming(
+  body: string,
+): Pick<AgentSide, "collector_round_ms_last" | "qmp_latency_ms_p50_last"> {
+  const m =
+    /^virtbus_scrape_collector_duration_seconds\{[^}]*\}\s+(\S+)$/m.exec(body);
+  const qmp = [
+    ...valuesByDomain(body, "virtbus_domain_qmp_latency_seconds").values(),
+  ];
+  return {
+    collector_round_ms_last: m ? round(Number(m[1]) * 1000, 1) : null,
+    qmp_latency_ms_p50_last:
+      qmp.length > 0 ? round(summarise(qmp).p50 * 1000, 2) : null,
+  };
 }
 
 function checkFrozen(
