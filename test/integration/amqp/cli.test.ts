@@ -1,10 +1,11 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildProgram } from "../../../agent/cli.js";
-import { BROKER, cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil, type Agent } from "./env.js";
+import { BROKER, CutProxy, cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil, type Agent } from "./env.js";
 
 describe("virtbus --bus: the CLI verbs over AMQP", () => {
   let prefix = "";
   let agents: Agent[] = [];
+  let proxy: CutProxy | undefined;
 
   beforeAll(requireBroker);
 
@@ -13,6 +14,8 @@ describe("virtbus --bus: the CLI verbs over AMQP", () => {
       await a.exporter.stop();
       removeDir(a.stateDir);
     }
+    await proxy?.stop();
+    proxy = undefined;
     await cleanupTopology(prefix, ["h1", "h2"]);
     agents = [];
     delete process.env["VIRTBUS_BUS_PREFIX"];
@@ -45,5 +48,43 @@ describe("virtbus --bus: the CLI verbs over AMQP", () => {
     const rows = JSON.parse(out.join("\n")) as { host: string; name: string }[];
     expect(rows.filter((r) => r.host === "h1")).toHaveLength(2);
     expect(rows.filter((r) => r.host === "h2")).toHaveLength(2);
+  });
+
+  it("virtbus fleet events reports how many events a host's outbox dropped during a broker outage, once, before the next seq", async () => {
+    prefix = uniquePrefix();
+    process.env["VIRTBUS_BUS_PREFIX"] = prefix;
+    proxy = new CutProxy();
+    await proxy.start();
+    // The smallest outbox: 150 events during the outage drop the 50 oldest.
+    const a = await startAgent({ prefix, url: proxy.url, cfg: { outbox_max_events: 100 } });
+    agents.push(a);
+    await waitUntil(() => a.exporter.health().connected, 5000, "the agent to connect");
+    const dom = a.h.store.listDomains()[0]!;
+    const emit = (): void => void a.h.bus.emit("domain.lifecycle", { uuid: dom.uuid, name: dom.name, event: "suspended", detail: "paused", state: "paused", reason: "user" });
+    const out: string[] = [];
+    const cli = buildProgram((line) => out.push(line)).parseAsync(["node", "virtbus", "--bus", BROKER, "--host", "h1", "fleet", "events", "--count", "300"]);
+    for (let i = 0; i < 100 && out.length === 0; i++) {
+      emit(); // until the CLI's subscription is up and prints
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await waitUntil(() => a.exporter.health().outboxDepth === 0, 5000, "every event before the cut to be confirmed");
+    await new Promise((r) => setTimeout(r, 200));
+    const lastSeq = Number(/seq=(\d+)/.exec(out.at(-1)!)![1]);
+    expect(lastSeq).toBe(a.exporter.health().lastSeq);
+    await proxy.sever();
+    await waitUntil(() => !a.exporter.health().connected, 5000, "the agent to notice the cut");
+    for (let i = 0; i < 150; i++) emit();
+    await waitUntil(() => a.exporter.health().dropped === 50, 2000, "the outbox to drop the oldest 50");
+    await proxy.restore();
+    await waitUntil(() => out.some((l) => l.startsWith("!!")), 10_000, "the gap report");
+    for (let i = 0; i < 2000 && out.filter((l) => !l.startsWith("!!")).length < 300; i++) {
+      emit();
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await cli;
+    const gaps = out.filter((l) => l.startsWith("!!"));
+    expect(gaps).toEqual([`!! h1: 50 event(s) missed before seq ${lastSeq + 51}; a snapshot will follow (or run host.resync)`]);
+    const next = out[out.indexOf(gaps[0]!) + 1]!;
+    expect(next).toMatch(new RegExp(`seq=${lastSeq + 51} `));
   });
 });
