@@ -9,6 +9,7 @@
 import snmp, { type AgentXPduLike, type NsSubagent, type NsVarbind } from "net-snmp";
 import type { Logger } from "pino";
 import { AgentError } from "../../model/errors.js";
+import { fixAgentxOctetStrings } from "./agentx-codec.js";
 import { LIBVIRT_MIB } from "./mib-libvirt.js";
 import type { MibSource } from "./mib-source.js";
 import { VM_MIB } from "./mib-vm.js";
@@ -41,6 +42,7 @@ export class Subagent {
   constructor(private readonly opts: SubagentOptions) {}
 
   async start(): Promise<void> {
+    fixAgentxOctetStrings();
     this.stopped = false;
     await this.connect();
   }
