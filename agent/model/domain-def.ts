@@ -180,6 +180,9 @@ export interface GraphicsDef {
 export interface VideoDef {
   model: "vga" | "cirrus" | "virtio" | "qxl" | "bochs" | "none";
   vram?: number; // KiB
+  /** qxl only: BAR sizes in KiB, as libvirt's `ram` and `vgamem` attributes. */
+  ram?: number;
+  vgamem?: number;
   address?: PciAddress;
 }
 

@@ -82,7 +82,7 @@ function formatGraphics(g: GraphicsDef, secure: boolean): string[] {
 }
 
 function formatVideo(v: VideoDef): string[] {
-  return el("video", [], [...el("model", [["type", v.model], ["vram", v.vram]]), ...formatAddress(v.address)]);
+  return el("video", [], [...el("model", [["type", v.model], ["ram", v.ram], ["vram", v.vram], ["vgamem", v.vgamem]]), ...formatAddress(v.address)]);
 }
 
 function formatMemballoon(m: MemballoonDef): string[] {

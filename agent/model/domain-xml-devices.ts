@@ -193,6 +193,12 @@ function parseVideo(x: XEl): VideoDef {
   const v: VideoDef = { model: m.enumAttr("type", VIDEO_MODELS) };
   const vram = m.intAttr("vram", 0, U32);
   if (vram !== undefined) v.vram = vram;
+  if (v.model === "qxl") {
+    for (const k of ["ram", "vgamem"] as const) {
+      const n = m.intAttr(k, 1, U32);
+      if (n !== undefined) v[k] = n;
+    }
+  }
   // libvirt's dumpxml always writes heads='1' primary='yes'; both are what we do anyway.
   m.optEnumAttr("heads", ["1"]);
   m.optEnumAttr("primary", ["yes"]);

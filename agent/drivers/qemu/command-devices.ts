@@ -3,7 +3,7 @@
  * and -device), implicit controllers, NICs on inherited tap fds, video, inputs, serials,
  * virtio-serial channels and the balloon. Every PCI device gets an explicit bus/addr.
  */
-import type { DiskDef, DomainDef, DriveAddress, InterfaceDef, PciAddress } from "../../model/domain-def.js";
+import type { DiskDef, DomainDef, DriveAddress, InterfaceDef, PciAddress, VideoDef } from "../../model/domain-def.js";
 import { AgentError } from "../../model/errors.js";
 import { isPciAddress, type MachineFamily } from "./address.js";
 import { pciPlacement } from "./command-pci.js";
@@ -136,14 +136,32 @@ export function interfaceArgs(def: DomainDef, st: BuildState): string[] {
 
 const VIDEO_MODELS = { vga: "VGA", cirrus: "cirrus-vga", virtio: "virtio-vga", qxl: "qxl-vga", bochs: "bochs-display" } as const;
 
+const mib = (kib: number | undefined): number | undefined => (kib === undefined ? undefined : Math.max(1, Math.round(kib / 1024)));
+
+/**
+ * Video memory as libvirt maps it: vga vram → vgamem_mb, bochs vram → vgamem (bytes), qxl
+ * ram/vram → BAR sizes in bytes and vgamem → vgamem_mb. cirrus has a fixed-size VGA RAM and
+ * virtio none: libvirt passes nothing for them either (their vram is informative).
+ */
+function videoMemory(v: VideoDef): Record<string, number | undefined> {
+  switch (v.model) {
+    case "vga":
+      return { vgamem_mb: mib(v.vram) };
+    case "bochs":
+      return { vgamem: v.vram === undefined ? undefined : v.vram * 1024 };
+    case "qxl":
+      return { ram_size: v.ram === undefined ? undefined : v.ram * 1024, vram_size: v.vram === undefined ? undefined : v.vram * 1024, vgamem_mb: mib(v.vgamem) };
+    default:
+      return {};
+  }
+}
+
 export function videoArgs(def: DomainDef, st: BuildState): string[] {
   const videos = def.devices.videos.filter((v) => v.model !== "none");
   if (videos.length > 1) unsupported("only one video device is supported");
   const v = videos[0];
   if (!v || v.model === "none") return [];
-  // Only stdvga takes a size in MiB directly; other models keep QEMU's defaults.
-  const vgamem = v.model === "vga" && v.vram !== undefined ? Math.max(1, Math.round(v.vram / 1024)) : undefined;
-  return ["-device", opts(VIDEO_MODELS[v.model], { id: "video0", vgamem_mb: vgamem, ...pciPlacement(st, v.address, "video 0") })];
+  return ["-device", opts(VIDEO_MODELS[v.model], { id: "video0", ...videoMemory(v), ...pciPlacement(st, v.address, "video 0") })];
 }
 
 const USB_INPUTS = { tablet: "usb-tablet", keyboard: "usb-kbd", mouse: "usb-mouse" } as const;

@@ -18,7 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), "virtbus-argv-"));
 let child: ChildProcess | undefined;
 let server: Server | undefined;
 
-afterEach(async () => {
+async function stopQemu(): Promise<void> {
   if (child && child.exitCode === null) {
     const gone = new Promise((r) => child?.once("exit", r));
     child.kill("SIGKILL");
@@ -27,7 +27,9 @@ afterEach(async () => {
   child = undefined;
   if (server?.listening) server.close();
   server = undefined;
-});
+}
+
+afterEach(stopQemu);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function loadCase(name: string): DomainDef {
@@ -208,5 +210,15 @@ describe("real QEMU accepts libvirt 9 dumpxml imports", () => {
     const { replies } = await runQemu(def, { fakeTaps: 1, queries: [parentBus("watchdog0"), parentBus("usb"), "query-cpus-fast"] });
     expect(replies.slice(2, 4).map((r) => (r as { return: string }).return.replace(/^.*\//, ""))).toEqual(["pci.8", "pci.3"]);
     expect((replies[4] as { return: unknown[] }).return).toHaveLength(4);
+  });
+
+  it("sizes the qxl and bochs video memory from the XML", async () => {
+    const qtree: QmpCommand = { execute: "human-monitor-command", arguments: { "command-line": "info qtree" } };
+    const qxl = (await runQemu(libvirtCase("qxl-sizes"), { queries: [qtree] })).replies[2] as { return: string };
+    expect(qxl.return).toMatch(/dev: qxl-vga[\s\S]*?ram_size = 67108864[\s\S]*?vram_size = 33554432/);
+    expect(qxl.return).toMatch(/dev: qxl-vga[\s\S]*?vgamem_mb = 16/);
+    await stopQemu();
+    const bochs = (await runQemu(libvirtCase("bochs-vram"), { queries: [qtree] })).replies[2] as { return: string };
+    expect(bochs.return).toMatch(/dev: bochs-display[\s\S]*?vgamem = 8388608/);
   });
 });
