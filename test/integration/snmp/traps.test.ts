@@ -86,4 +86,43 @@ describe("SNMP notifications", () => {
       expect(text).toMatch(/\.1\.3\.6\.1\.2\.1\.236\.1\.4\.1\.2\.\d+ = STRING: "demo-\d"/);
     }
   });
+
+  it("pausing a running guest sends vmPaused with vmName, vmUUID and the previous vmOperState running(4), over v2c and v3", async () => {
+    const g = h.store.listDomains().find((d) => d.state === "running")!;
+    await h.dispatcher.dispatch("domain.suspend", { domain: g.uuid }, { user: "t", via: "internal" });
+    for (const sink of [v2, v3]) {
+      const block = await waitForTrap(sink.out, "1.3.6.1.2.1.236.0.4", g.name);
+      const vmIndex = new RegExp(`\\.1\\.3\\.6\\.1\\.2\\.1\\.236\\.1\\.4\\.1\\.2\\.(\\d+) = STRING: "${g.name}"`).exec(block)?.[1];
+      expect(vmIndex, block).toBeDefined();
+      expect(block).toContain(`.1.3.6.1.2.1.236.1.4.1.6.${vmIndex} = INTEGER: 4`);
+      expect(block).toMatch(new RegExp(`\\.1\\.3\\.6\\.1\\.2\\.1\\.236\\.1\\.4\\.1\\.3\\.${vmIndex} = Hex-STRING: `));
+    }
+  });
+
+  it("destroying a paused guest sends vmShutdown with the previous vmOperState paused(8), and libvirtGuestNotif with state shutoff", async () => {
+    const g = h.store.listDomains().find((d) => d.state === "paused")!;
+    const row = uuidToIndex(g.uuid).join(".");
+    await h.dispatcher.dispatch("domain.destroy", { domain: g.uuid }, { user: "t", via: "internal" });
+    for (const sink of [v2, v3]) {
+      const block = await waitForTrap(sink.out, "1.3.6.1.2.1.236.0.3", g.name);
+      expect(block).toMatch(/\.1\.3\.6\.1\.2\.1\.236\.1\.4\.1\.6\.\d+ = INTEGER: 8/);
+      const libvirt = await waitFor(sink.out, new RegExp(`36957\\.1\\.1\\.1\\.3\\.${row.replace(/\./g, "\\.")} = INTEGER: 5`));
+      expect(libvirt).toContain(`.1.3.6.1.4.1.36957.1.1.1.9.${row} = INTEGER: 2`);
+    }
+  });
 });
+
+/**
+ * Waits for a notification `trapOid` whose varbinds name `guest`; returns that trap's line
+ * (snmptrapd -Lo prints a header line, then all varbinds tab-separated on one line).
+ */
+async function waitForTrap(get: () => string, trapOid: string, guest: string, ms = 8000): Promise<string> {
+  const t0 = Date.now();
+  const isTrap = new RegExp(`= OID: \\.${trapOid.replace(/\./g, "\\.")}(\\s|$)`);
+  for (;;) {
+    const line = get().split("\n").find((l) => isTrap.test(l) && l.includes(`"${guest}"`));
+    if (line) return line;
+    if (Date.now() - t0 > ms) throw new Error(`no ${trapOid} for ${guest}; snmptrapd printed:\n${get()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
