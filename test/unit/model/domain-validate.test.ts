@@ -191,6 +191,50 @@ describe("validateDomainDef", () => {
   });
 });
 
+describe("validateDomainDef on the libvirt import extras", () => {
+  it("accepts a cpu topology that multiplies out to the vcpu count and rejects one that does not", () => {
+    accepts((d) => (d.cpu = { mode: "maximum", topology: { sockets: 1, dies: 1, cores: 2, threads: 1 } }));
+    expect(rejection((d) => (d.cpu = { mode: "maximum", topology: { sockets: 2, dies: 1, cores: 2, threads: 1 } }))).toContain("does not give 2 vcpus");
+  });
+
+  it("rejects a duplicate or malformed cpu feature name", () => {
+    const f = (name: string) => ({ policy: "require" as const, name });
+    expect(rejection((d) => (d.cpu = { mode: "custom", model: "qemu64", features: [f("vmx"), f("vmx")] }))).toContain("duplicate cpu feature");
+    expect(rejection((d) => (d.cpu = { mode: "custom", model: "qemu64", features: [f("vmx,evil=on")] }))).toContain("invalid cpu feature name");
+  });
+
+  it("allows migratable only with host-passthrough or maximum", () => {
+    accepts((d) => (d.cpu = { mode: "host-passthrough", migratable: true }));
+    expect(rejection((d) => (d.cpu = { mode: "custom", model: "qemu64", migratable: false }))).toContain("migratable");
+  });
+
+  it("requires O_DIRECT caching for io='native' and discard unmap for detect_zeroes unmap", () => {
+    const disk = (d: DomainDef) => d.devices.disks[0]!;
+    accepts((d) => (disk(d).driver = { name: "qemu", type: "qcow2", cache: "none", io: "native" }));
+    expect(rejection((d) => (disk(d).driver = { name: "qemu", type: "qcow2", cache: "writeback", io: "native" }))).toContain("io='native'");
+    expect(rejection((d) => (disk(d).driver = { name: "qemu", type: "qcow2", detectZeroes: "unmap" }))).toContain("detect_zeroes");
+  });
+
+  it("rejects a sound card naming a missing audio backend and two audios with one id", () => {
+    expect(rejection((d) => (d.devices.sounds = [{ model: "ich9", audioId: 3 }]))).toContain("missing <audio id='3'>");
+    expect(rejection((d) => (d.devices.audios = [{ id: 1, type: "none" }, { id: 1, type: "none" }]))).toContain("duplicate audio id");
+  });
+
+  it("rejects a USB address on a PS/2 input and two channels on one virtio-serial port", () => {
+    expect(rejection((d) => (d.devices.inputs = [{ type: "mouse", bus: "ps2", address: { bus: 0, port: "1" } }]))).toContain("cannot have a USB address");
+    const ch = (name: string) => ({ type: "unix" as const, targetName: name, address: { controller: 0, bus: 0, port: 2 } });
+    expect(rejection((d) => (d.devices.channels = [ch("a.0"), ch("b.0")]))).toContain("duplicate virtio-serial address");
+  });
+
+  it("rejects two devices on the same bus/slot/function, including the new sound, rng and watchdog", () => {
+    const a = { domain: 0, bus: 1, slot: 0, function: 0 };
+    expect(rejection((d) => {
+      d.devices.rngs = [{ model: "virtio", backend: "/dev/urandom", address: a }];
+      d.devices.watchdogs = [{ model: "i6300esb", action: "reset", address: a }];
+    })).toContain("duplicate PCI address '0000:01:00.0'");
+  });
+});
+
 describe("uuid helpers", () => {
   it("canonicalises upper-case and dash-less uuids and rejects misplaced dashes", () => {
     expect(canonicalUuid("0B7A3F6E5D1C4A8E9F2B6C3D1E8A7B90")).toBe("0b7a3f6e-5d1c-4a8e-9f2b-6c3d1e8a7b90");

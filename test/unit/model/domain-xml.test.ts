@@ -205,3 +205,48 @@ describe("parse and format behaviour", () => {
     );
   });
 });
+
+describe("libvirt dumpxml import details", () => {
+  const q35 = (): DomainDef => domainXml.parse(read("ok-libvirt9-q35-dumpxml.xml"));
+
+  it("keeps a pcie-root-port's model name, chassis, hex port and multifunction flag through format", () => {
+    const out = domainXml.format(q35());
+    expect(out).toContain("<model name='pcie-root-port'/>");
+    expect(out).toContain("<target chassis='1' port='0x10'/>");
+    expect(out).toContain("<address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0' multifunction='on'/>");
+    expect(out).toContain("<model name='pcie-pci-bridge'/>");
+  });
+
+  it("keeps usb and virtio-serial addresses and writes them back in libvirt's form", () => {
+    const def = q35();
+    expect(def.devices.inputs.find((i) => i.bus === "usb")?.address).toEqual({ bus: 0, port: "1" });
+    expect(def.devices.channels[0]?.address).toEqual({ controller: 0, bus: 0, port: 1 });
+    const out = domainXml.format(def);
+    expect(out).toContain("<address type='usb' bus='0' port='1'/>");
+    expect(out).toContain("<address type='virtio-serial' controller='0' bus='0' port='1'/>");
+  });
+
+  it("drops the tty of a pty console as runtime state but rejects tty on a file serial", () => {
+    const pty = BASIC.replace("<devices>", "<devices><console type='pty' tty='/dev/pts/9'><target type='serial' port='0'/></console>");
+    expect(domainXml.format(domainXml.parse(pty))).not.toContain("pts/9");
+    const file = BASIC.replace("<devices>", "<devices><serial type='file' tty='/dev/pts/9'><source path='/tmp/s'/></serial>");
+    expect(() => domainXml.parse(file)).toThrow("unsupported attribute 'tty' on <devices/serial>");
+  });
+
+  it("writes seclabel after devices and pm after the lifecycle actions, in libvirt's element order", () => {
+    const out = domainXml.format(domainXml.parse(read("ok-platform-extras.xml")));
+    const order = ["<resource>", "<os>", "<features>", "<cpu ", "<clock ", "<on_crash>", "<pm>", "<devices>", "<seclabel "].map((t) => out.indexOf(t));
+    expect(order.every((p, i) => p >= 0 && (i === 0 || p > (order[i - 1] ?? 0)))).toBe(true);
+  });
+
+  it("refuses a second timer of the same name as a malformed document", () => {
+    const xml = BASIC.replace("<devices>", "<clock offset='utc'><timer name='hpet' present='no'/><timer name='hpet' present='yes'/></clock><devices>");
+    expect(() => domainXml.parse(xml)).toThrow(expect.objectContaining({ code: "xml_error" }));
+  });
+
+  it("refuses <controller><model name> that is not the QEMU device of its libvirt model", () => {
+    const xml = BASIC.replace("<devices>", "<devices><controller type='pci' index='1' model='pcie-root-port'><model name='ioh3420'/></controller>");
+    expect(() => domainXml.parse(xml)).toThrow(expect.objectContaining({ code: "config_unsupported", message: expect.stringContaining("ioh3420") }));
+  });
+});
+
