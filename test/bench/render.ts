@@ -118,6 +118,36 @@ ${table(
 `;
 };
 
+type Case = { latency_ms: S & { max: number }; non_200: number; timeouts: number; series_last: number };
+type Side = { normal: Case; frozen: Case; config?: Record<string, number> };
+
+const renderScrape: Renderer = ({ results: r }) => {
+  const a = r["agent"] as Side;
+  const d = r["agent_default"] as Side | undefined;
+  const l = r["libvirt"] as Side;
+  const sum = r["summary"] as Record<string, number | boolean>;
+  const speed = (x: Case) => (l.normal.latency_ms.p50 / x.latency_ms.p50).toFixed(1);
+  const rows = [["prometheus-libvirt-exporter + libvirtd 9", ms(l.normal.latency_ms.p50), ms(l.normal.latency_ms.p99), ms(l.frozen.latency_ms.max), "1.0"]];
+  if (d) rows.push(["virtbus, default (served from the background round)", ms(d.normal.latency_ms.p50), ms(d.normal.latency_ms.p99), ms(d.frozen.latency_ms.max), speed(d.normal)]);
+  rows.push(["virtbus, forced fresh (collects on every scrape, like the exporter)", ms(a.normal.latency_ms.p50), ms(a.normal.latency_ms.p99), ms(a.frozen.latency_ms.max), speed(a.normal)]);
+  const best = d ? Math.max(Number(speed(d.normal)), Number(speed(a.normal))) : Number(speed(a.normal));
+  const frozenOk = sum["agent_frozen_within_deadline"] === true;
+  const bt = "`";
+  return `## Prometheus scrape (issue #6)
+
+${r["guests"] as number} running guests (TCG, 1 MiB virtio disk each) from the same XML under each stack, one
+stack at a time; ${r["scrapes_per_case"] as number} sequential scrapes per case after a warm-up. "Frozen": one
+guest's QEMU stopped with SIGSTOP.
+
+${table(["stack", "p50", "p99", "max with a frozen guest", "speed-up (p50)"], rows)}
+
+- ≥ 5× faster than the exporter at ${r["guests"] as number} guests: ${verdict(best >= 5)} (best mode ${best.toFixed(1)}×).
+- With a frozen guest the agent answers within its 1 s deadline: ${verdict(frozenOk)} (max ${ms(a.frozen.latency_ms.max)},
+  the frozen guest reported with ${bt}virtbus_domain_stats_up 0${bt} and a growing age); the exporter: max
+  ${ms(l.frozen.latency_ms.max)}, ${l.frozen.timeouts} timeout(s) at 60 s, ${l.frozen.non_200} non-200.
+`;
+};
+
 const renderDefault: Renderer = ({ bench, results }) => `## ${bench}
 
 \`\`\`json
@@ -125,4 +155,4 @@ ${JSON.stringify(results, null, 2)}
 \`\`\`
 `;
 
-export const RENDERERS: Record<string, Renderer> = { start: renderStart, amqp: renderAmqp, "snmp-walk": renderSnmp, "send-key": renderSendKey, default: renderDefault };
+export const RENDERERS: Record<string, Renderer> = { start: renderStart, amqp: renderAmqp, "snmp-walk": renderSnmp, "send-key": renderSendKey, scrape: renderScrape, default: renderDefault };
