@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SnmpExporter } from "../../../agent/exporters/snmp/exporter.js";
 import { uuidToIndex } from "../../../agent/exporters/snmp/oid.js";
 import { makeHarness, type Harness } from "../../helpers/harness.js";
-import { makeSnmpd, waitForAnswer, type Snmpd } from "./snmpd.js";
+import { freePort, makeSnmpd, startTrapd, waitForAnswer, type Snmpd, type Trapd } from "./snmpd.js";
 import { parseLines, settings, snmp, snmpSymbolic, v3Args } from "./tools.js";
 
 const GUEST_ENTRY = "1.3.6.1.4.1.36957.1.1.1";
@@ -20,12 +20,15 @@ describe("AgentX subagent behind a real snmpd", () => {
   let snmpd: Snmpd;
   let dir: string;
   let target: string;
+  let trapd: Trapd;
   const idx = (uuid: string) => uuidToIndex(uuid).join(".");
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "virtbus-agentx-"));
     await mkdir(join(dir, "state"));
-    snmpd = await makeSnmpd(dir);
+    const trapPort = await freePort();
+    trapd = await startTrapd(dir, "trapd", trapPort, "authCommunity log trapcomm\n");
+    snmpd = await makeSnmpd(dir, { trapSinkPort: trapPort });
     await snmpd.start();
     target = `udp:127.0.0.1:${snmpd.udpPort}`;
     // snmpd does USM and VACM; the SET reaches dispatch() as the configured AgentX caller.
@@ -38,6 +41,8 @@ describe("AgentX subagent behind a real snmpd", () => {
   afterAll(async () => {
     await exporter?.stop();
     await snmpd?.stop();
+    trapd?.proc.kill();
+    await trapd?.proc;
     await rm(dir, { recursive: true, force: true });
   }, 30_000);
 
@@ -89,6 +94,17 @@ describe("AgentX subagent behind a real snmpd", () => {
     expect(r.stderr).toMatch(/noAccess|authorizationError/);
     expect(h.store.getDomain(g.uuid)?.state).toBe("running");
     expect(h.events.filter((e) => e.name === "command.audit").length).toBe(before);
+  });
+
+  it("a guest state change reaches snmpd's trap sink as libvirtGuestNotif and vmRunning through AgentX", async () => {
+    const g = h.store.listDomains().find((d) => d.state === "shutoff")!;
+    await h.dispatcher.dispatch("domain.start", { domain: g.uuid }, CALLER);
+    const row = idx(g.uuid);
+    const t0 = Date.now();
+    const seen = () => trapd.out().includes(`.1.3.6.1.4.1.36957.1.1.1.3.${row} = INTEGER: 1`) && /= OID: \.1\.3\.6\.1\.2\.1\.236\.0\.1(\s|$)/m.test(trapd.out());
+    while (!seen() && Date.now() - t0 < 8000) await new Promise((r) => setTimeout(r, 50));
+    expect(seen(), trapd.out()).toBe(true);
+    expect(trapd.out()).toContain(`.1.3.6.1.4.1.36957.1.1.1.9.${row} = INTEGER: 1`);
   });
 
   it("the subagent re-registers after snmpd restarts and the walk answers again", async () => {

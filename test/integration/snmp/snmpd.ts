@@ -25,7 +25,8 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function makeSnmpd(dir: string): Promise<Snmpd> {
+/** `trapSinkPort`: snmpd forwards notifications (its own and the subagent's) there as v2c traps, community "trapcomm". */
+export async function makeSnmpd(dir: string, opts: { trapSinkPort?: number } = {}): Promise<Snmpd> {
   const bin = requireTool("snmpd");
   const udpPort = await freePort();
   const agentxPort = await freePort();
@@ -41,6 +42,7 @@ export async function makeSnmpd(dir: string): Promise<Snmpd> {
     "rwuser admin priv",
     "rouser reader priv",
     "rocommunity public 127.0.0.1",
+    ...(opts.trapSinkPort ? [`trap2sink 127.0.0.1:${opts.trapSinkPort} trapcomm`] : []),
     "",
   ].join("\n"), { mode: 0o600 });
   let child: ResultPromise | undefined;
@@ -73,4 +75,26 @@ export async function waitForAnswer(port: number, oid: string, timeoutMs = 15_00
     await new Promise((res) => setTimeout(res, 200));
   }
   throw new Error(`no answer for ${oid} on udp:127.0.0.1:${port} within ${timeoutMs} ms: ${last}`);
+}
+
+export interface Trapd {
+  proc: ResultPromise;
+  out: () => string;
+}
+
+/** snmptrapd -f on a loopback port with the given config; resolves once it is listening. */
+export async function startTrapd(dir: string, name: string, port: number, conf: string): Promise<Trapd> {
+  const file = join(dir, `${name}.conf`);
+  await writeFile(file, conf);
+  const proc = execa(requireTool("snmptrapd"), ["-f", "-Lo", "-n", "-On", "-C", "-c", file, "-M", "/nonexistent", "-m", "", `udp:127.0.0.1:${port}`], {
+    reject: false,
+    env: { MIBS: "", SNMPCONFPATH: dir },
+  });
+  let text = "";
+  proc.stdout?.on("data", (b: Buffer) => (text += b.toString()));
+  proc.stderr?.on("data", (b: Buffer) => (text += b.toString()));
+  const t0 = Date.now();
+  while (!/NET-SNMP version/.test(text) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+  if (!/NET-SNMP version/.test(text)) throw new Error(`snmptrapd did not start: ${text}`);
+  return { proc, out: () => text };
 }

@@ -1,33 +1,12 @@
-import { execa, type ResultPromise } from "execa";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SnmpExporter } from "../../../agent/exporters/snmp/exporter.js";
 import { uuidToIndex } from "../../../agent/exporters/snmp/oid.js";
 import { makeHarness, type Harness } from "../../helpers/harness.js";
-import { requireTool, settings } from "./tools.js";
-
-interface Trapd {
-  proc: ResultPromise;
-  out: () => string;
-}
-
-async function startTrapd(dir: string, name: string, port: number, conf: string): Promise<Trapd> {
-  const file = join(dir, `${name}.conf`);
-  await writeFile(file, conf);
-  const proc = execa(requireTool("snmptrapd"), ["-f", "-Lo", "-n", "-On", "-C", "-c", file, "-M", "/nonexistent", "-m", "", `udp:127.0.0.1:${port}`], {
-    reject: false,
-    env: { MIBS: "", SNMPCONFPATH: dir },
-  });
-  let text = "";
-  proc.stdout?.on("data", (b: Buffer) => (text += b.toString()));
-  proc.stderr?.on("data", (b: Buffer) => (text += b.toString()));
-  const t0 = Date.now();
-  while (!/NET-SNMP version/.test(text) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
-  if (!/NET-SNMP version/.test(text)) throw new Error(`snmptrapd did not start: ${text}`);
-  return { proc, out: () => text };
-}
+import { startTrapd, type Trapd } from "./snmpd.js";
+import { settings } from "./tools.js";
 
 async function waitFor(get: () => string, re: RegExp, ms = 8000): Promise<string> {
   const t0 = Date.now();
