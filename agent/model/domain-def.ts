@@ -44,6 +44,21 @@ export interface DriveAddress {
 export const BOOT_DEVICES = ["hd", "cdrom", "network", "fd"] as const;
 export type BootDevice = (typeof BOOT_DEVICES)[number];
 
+/** `<loader>`: the UEFI code flash (read-only pflash), e.g. /usr/share/OVMF/OVMF_CODE_4M.fd. */
+export interface LoaderDef {
+  path: string;
+  readonly: true;
+  type: "pflash";
+  /** Secure boot: needs `<smm state='on'/>` and q35 (→ cfi.pflash01 secure=on). */
+  secure?: boolean;
+}
+
+/** `<nvram>`: the per-guest UEFI variable store (writable pflash) and its template. */
+export interface NvramDef {
+  path: string;
+  template?: string;
+}
+
 export interface OsDef {
   type: "hvm";
   arch: string; // "x86_64"
@@ -53,6 +68,10 @@ export interface OsDef {
   kernel?: string;
   initrd?: string;
   cmdline?: string;
+  /** `<os firmware='efi'>`, kept for round trip; only accepted together with an explicit loader. */
+  firmware?: "efi";
+  loader?: LoaderDef;
+  nvram?: NvramDef;
 }
 
 export interface FeaturesDef {
@@ -62,6 +81,8 @@ export interface FeaturesDef {
   pae?: boolean;
   /** `<vmport state>` → `-machine vmport=on|off`. */
   vmport?: "on" | "off";
+  /** `<smm state>` → `-machine smm=on|off` (secure boot needs on). */
+  smm?: boolean;
 }
 
 export const CPU_MODES = ["custom", "host-model", "host-passthrough", "maximum"] as const;

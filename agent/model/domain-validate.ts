@@ -64,6 +64,10 @@ function checkOs(def: DomainDef): void {
   }
   if (os.cmdline !== undefined && /[\x00\r\n]/.test(os.cmdline)) throw invalid("kernel cmdline must be a single line");
   checkUnique(os.boot, (b) => b, "boot device");
+  checkPath(os.loader?.path, "loader");
+  checkPath(os.nvram?.path, "nvram");
+  checkPath(os.nvram?.template, "nvram template");
+  if (os.loader?.secure === true && def.features.smm !== true) throw invalid("secure boot (<loader secure='yes'>) requires <features><smm state='on'/>");
   if (def.cpu?.model !== undefined && !CPU_MODEL_RE.test(def.cpu.model)) throw invalid(`invalid cpu model '${def.cpu.model}'`);
   if (def.cpu?.model !== undefined && def.cpu.mode !== "custom") throw invalid(`cpu model requires mode 'custom', not '${def.cpu.mode}'`);
   checkCpuDetails(def);

@@ -19,6 +19,11 @@ export function parseFeatures(root: XEl): FeaturesDef {
   const f = root.child("features");
   const def: FeaturesDef = { acpi: f?.flag("acpi") ?? false, apic: f?.flag("apic") ?? false };
   if (f?.flag("pae") === true) def.pae = true;
+  const smm = f?.child("smm");
+  if (smm !== undefined) {
+    def.smm = smm.boolAttr("state", true);
+    smm.finish();
+  }
   const vmport = f?.child("vmport");
   if (vmport !== undefined) {
     def.vmport = vmport.enumAttr("state", ["on", "off"] as const);
@@ -34,6 +39,7 @@ export function formatFeatures(f: FeaturesDef): string[] {
     ...(f.apic ? el("apic") : []),
     ...(f.pae === true ? el("pae") : []),
     ...(f.vmport !== undefined ? el("vmport", [["state", f.vmport]]) : []),
+    ...(f.smm !== undefined ? el("smm", [["state", f.smm ? "on" : "off"]]) : []),
   ];
   return kids.length > 0 ? el("features", [], kids) : [];
 }

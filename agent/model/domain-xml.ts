@@ -13,6 +13,7 @@ import { BOOT_DEVICES, DOMAIN_DEFAULTS, DOMAIN_TYPES } from "./domain-def.js";
 import type { DomainDef, OsDef } from "./domain-def.js";
 import { parseDevices } from "./domain-xml-devices.js";
 import { formatDevices } from "./domain-xml-devices-format.js";
+import { formatFirmware, parseFirmware } from "./domain-xml-firmware.js";
 import {
   formatClock,
   formatCpu,
@@ -82,6 +83,7 @@ function parseOs(root: XEl): OsDef {
   const machine = t.attr("machine");
   if (machine !== undefined) def.machine = machine;
   t.finish();
+  parseFirmware(os, def);
   def.boot = os.children("boot").map((b) => {
     const dev = b.enumAttr("dev", BOOT_DEVICES);
     b.finish();
@@ -169,8 +171,9 @@ export function parse(xml: string): DomainDef {
 }
 
 function formatOs(os: OsDef): string[] {
-  return el("os", [], [
+  return el("os", [["firmware", os.firmware]], [
     ...el("type", [["arch", os.arch], ["machine", os.machine]], os.type),
+    ...formatFirmware(os),
     ...(os.kernel !== undefined ? el("kernel", [], os.kernel) : []),
     ...(os.initrd !== undefined ? el("initrd", [], os.initrd) : []),
     ...(os.cmdline !== undefined ? el("cmdline", [], os.cmdline) : []),

@@ -7,7 +7,7 @@ import type { CpuDef, DomainDef, TimerDef } from "../../model/domain-def.js";
 import { AgentError } from "../../model/errors.js";
 import type { BuildState } from "./command-devices.js";
 import { pciPlacement } from "./command-pci.js";
-import { idValue, onOff, opts } from "./qemu-opts.js";
+import { idValue, onOff, optPath, opts } from "./qemu-opts.js";
 
 function unsupported(message: string): never {
   throw new AgentError("config_unsupported", message, { component: "qemu" });
@@ -20,7 +20,29 @@ function timer(def: DomainDef, name: TimerDef["name"]): TimerDef | undefined {
 /** Extra `-machine` properties: only those the XML sets, so QEMU's defaults stay visible. */
 export function machineProps(def: DomainDef): Record<string, string | undefined> {
   const hpet = timer(def, "hpet")?.present;
-  return { vmport: def.features.vmport, hpet: hpet === undefined ? undefined : onOff(hpet) };
+  const pflash = def.os.loader === undefined ? {} : { pflash0: "pflash0-format", pflash1: "pflash1-format" };
+  const smm = def.features.smm;
+  return { vmport: def.features.vmport, hpet: hpet === undefined ? undefined : onOff(hpet), ...pflash, smm: smm === undefined ? undefined : onOff(smm) };
+}
+
+function pflashNodes(n: 0 | 1, path: string, readOnly: boolean): string[] {
+  const storage = opts("driver=file", { filename: optPath(path, `pflash${n} path`), "node-name": `pflash${n}-storage`, "auto-read-only": "on" });
+  const format = opts("driver=raw", { file: `pflash${n}-storage`, "node-name": `pflash${n}-format`, "read-only": onOff(readOnly) });
+  return ["-blockdev", storage, "-blockdev", format];
+}
+
+/**
+ * UEFI: the loader as read-only pflash0 and the guest's variable store as pflash1, wired
+ * with `-machine pflash0=,pflash1=` (machineProps). Secure boot locks the flash to SMM.
+ * The nvram file must exist: copying it from the template is the driver's job at define.
+ */
+export function firmwareArgs(def: DomainDef, st: BuildState): string[] {
+  const { loader, nvram } = def.os;
+  if (loader === undefined) return [];
+  if (nvram === undefined) unsupported("a UEFI loader needs an <nvram> path");
+  if (loader.secure === true && (st.family !== "q35" || def.features.smm !== true)) unsupported("secure boot needs a q35 machine and <smm state='on'/>");
+  const secure = loader.secure === true ? ["-global", "driver=cfi.pflash01,property=secure,value=on"] : [];
+  return [...pflashNodes(0, loader.path, true), ...pflashNodes(1, nvram.path, false), ...secure];
 }
 
 /** `<feature>` and `migratable` as -cpu properties appended to the model name. */

@@ -20,7 +20,7 @@ import {
   virtioConsoleArgs,
   videoArgs,
 } from "./command-devices.js";
-import { cpuFlags, globalArgs, machineProps, rngArgs, rtcValue, smpValue, soundArgs, watchdogArgs } from "./command-extra.js";
+import { cpuFlags, firmwareArgs, globalArgs, machineProps, rngArgs, rtcValue, smpValue, soundArgs, watchdogArgs } from "./command-extra.js";
 import { controllerArgs, pciControllerArgs } from "./command-pci.js";
 import { onOff, optValue, opts, rawValue } from "./qemu-opts.js";
 
@@ -213,6 +213,7 @@ export function buildCommand(def: DomainDef, caps: QemuCaps, ctx: LaunchContext)
   const argv = [
     ...baseArgs(d, machine, caps, ctx),
     ...globalArgs(d, st),
+    ...firmwareArgs(d, st),
     ...bootArgs(d),
     ...kernelArgs(d),
     ...pciControllerArgs(d, st),

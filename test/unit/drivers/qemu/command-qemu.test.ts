@@ -3,7 +3,7 @@
  * accepts it: the first QMP command reply arrives on the monitor fd we passed in.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -220,5 +220,21 @@ describe("real QEMU accepts libvirt 9 dumpxml imports", () => {
     await stopQemu();
     const bochs = (await runQemu(libvirtCase("bochs-vram"), { queries: [qtree] })).replies[2] as { return: string };
     expect(bochs.return).toMatch(/dev: bochs-display[\s\S]*?vgamem = 8388608/);
+  });
+
+  it("boots UEFI with secure boot: OVMF code read-only on pflash0, a copy of the vars on pflash1, SMM on", async () => {
+    const code = "/usr/share/OVMF/OVMF_CODE_4M.ms.fd";
+    const template = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
+    if (!existsSync(code) || !existsSync(template)) throw new Error(`${code} is required (Debian package ovmf)`);
+    const def = libvirtCase("libvirt9-q35-uefi-secure-dumpxml");
+    const vars = join(dir, "uefi_VARS.fd");
+    copyFileSync(template, vars);
+    def.os = { ...def.os, nvram: { path: vars, template } };
+    const smm: QmpCommand = { execute: "qom-get", arguments: { path: "/machine", property: "smm" } };
+    const { replies } = await runQemu(def, { queries: ["query-named-block-nodes", smm] });
+    const nodes = (replies[2] as { return: { "node-name": string; ro: boolean; file: string }[] }).return;
+    const flash = nodes.filter((n) => n["node-name"].endsWith("-format")).map((n) => `${n["node-name"]}:${n.ro}:${n.file}`).sort();
+    expect(flash).toEqual([`pflash0-format:true:${code}`, `pflash1-format:false:${vars}`]);
+    expect(replies[3]).toEqual({ return: "on" });
   });
 });
