@@ -1,6 +1,8 @@
 /**
  * Benchmark: full snmpbulkwalk of libvirtGuestTable and vmTable with 1,000 fake guests,
- * and the agent's heap. Prints one JSON object. Run: npx tsx test/bench/snmp-walk.ts [guests]
+ * and the agent's heap; then the same walks with real QEMU guests (TCG, diskless, started
+ * paused so 50 of them fit a 2-core host). Prints one JSON object.
+ * Run: npx tsx test/bench/snmp-walk.ts [fake guests = 1000] [real guests = 50, 0 skips]
  */
 import { execa } from "execa";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -8,12 +10,35 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SnmpExporter } from "../../agent/exporters/snmp/exporter.js";
 import { makeHarness } from "../helpers/harness.js";
+import { makeQemuHarness } from "../helpers/qemu-harness.js";
 import { requireTool, settings } from "../integration/snmp/tools.js";
 
 async function walk(port: number, oid: string): Promise<{ ms: number; lines: number }> {
   const t0 = performance.now();
   const r = await execa(requireTool("snmpbulkwalk"), ["-m", "", "-M", "/nonexistent", "-On", "-Cr50", "-v2c", "-c", "public", `udp:127.0.0.1:${port}`, oid], { env: { MIBS: "" } });
   return { ms: Math.round(performance.now() - t0), lines: r.stdout.split("\n").length };
+}
+
+/** Walks of both tables over `real` paused QEMU guests driven by the real QEMU driver. */
+async function walkReal(real: number): Promise<Record<string, number>> {
+  if (real <= 0) return {};
+  const h = await makeQemuHarness();
+  const exporter = new SnmpExporter({ services: h.services, dispatcher: h.dispatcher, config: settings({ cache_ms: 60_000 }), stateDir: h.dir, log: h.services.log });
+  const caller = { user: "bench", via: "internal" } as const;
+  try {
+    for (let i = 0; i < real; i++) {
+      const xml = `<domain type='qemu'><name>snmp-bench-${i}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>`;
+      const def = (await h.dispatcher.dispatch("domain.define", { xml }, caller)) as { uuid: string };
+      await h.dispatcher.dispatch("domain.start", { domain: def.uuid, paused: true }, caller);
+    }
+    await exporter.start();
+    const guestTable = await walk(exporter.port, "1.3.6.1.4.1.36957.1.1");
+    const vmTable = await walk(exporter.port, "1.3.6.1.2.1.236.1.4");
+    return { real_guests: real, real_libvirt_guest_table_walk_ms: guestTable.ms, real_libvirt_guest_table_varbinds: guestTable.lines, real_vm_table_walk_ms: vmTable.ms };
+  } finally {
+    await exporter.stop();
+    await h.cleanup();
+  }
 }
 
 async function main(): Promise<void> {
@@ -34,6 +59,7 @@ async function main(): Promise<void> {
   const mem = process.memoryUsage();
   await exporter.stop();
   await rm(dir, { recursive: true, force: true });
+  const real = await walkReal(Number(process.argv[3] ?? 50));
   console.log(JSON.stringify({
     guests, instances, view_build_ms: buildMs,
     libvirt_guest_table_walk_ms: guestTable.ms, libvirt_guest_table_varbinds: guestTable.lines,
@@ -42,6 +68,7 @@ async function main(): Promise<void> {
     heap_used_mb: Math.round(mem.heapUsed / 1048576 * 10) / 10,
     heap_delta_view_mb: Math.round((mem.heapUsed - heapBefore) / 1048576 * 10) / 10,
     rss_mb: Math.round(mem.rss / 1048576),
+    ...real,
   }));
 }
 
