@@ -4,7 +4,8 @@
  * Two raw baselines: a classic exclusive queue (the floor of any AMQP RPC here) and a quorum
  * queue with persistent commands acked after the reply (the agent's own topology, DESIGN.md
  * §4): a quorum queue only delivers after the broker's log write, so compare the agent with
- * the second one.
+ * the second one. The three RPC paths are interleaved call by call. Warm-up rounds are
+ * dropped; n calls are measured per path (and n domain.send_key calls to a real guest).
  * Run: npx tsx test/bench/amqp.ts [calls]
  */
 import { mkdtempSync } from "node:fs";
@@ -15,14 +16,20 @@ import { silentLogger } from "../../agent/core/log.js";
 import { FleetClient } from "../../agent/exporters/amqp/client.js";
 import { AmqpExporter } from "../../agent/exporters/amqp/exporter.js";
 import { makeQemuHarness } from "../helpers/qemu-harness.js";
-import { amqpConfig, BROKER, cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil } from "../integration/amqp/env.js";
+import { amqpConfig, BROKER, cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil, type Agent } from "../integration/amqp/env.js";
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return Number(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!.toFixed(3));
 };
 
-async function rawRpc(n: number, prefix: string, quorum: boolean): Promise<number[]> {
+interface RawRpc {
+  call(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A bare amqplib RPC server and client: over a classic exclusive queue, or over a quorum queue like the agent's. */
+async function openRawRpc(prefix: string, quorum: boolean): Promise<RawRpc> {
   const c = await connect(BROKER, { noDelay: true });
   const srv = await c.createChannel();
   const cli = await c.createChannel();
@@ -37,18 +44,79 @@ async function rawRpc(n: number, prefix: string, quorum: boolean): Promise<numbe
   const rq = (await cli.assertQueue("", { exclusive: true })).queue;
   const waiters = new Map<string, () => void>();
   await cli.consume(rq, (m) => m && waiters.get(String(m.properties.correlationId))?.(), { noAck: true });
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await new Promise<void>((r) => {
-      waiters.set(String(i), r);
-      cli.sendToQueue(q, Buffer.from("{}"), { replyTo: rq, correlationId: String(i), persistent: quorum });
-    });
-    out.push(performance.now() - t0);
+  let i = 0;
+  return {
+    call: () =>
+      new Promise<void>((r) => {
+        const id = String(i++);
+        waiters.set(id, r);
+        cli.sendToQueue(q, Buffer.from("{}"), { replyTo: rq, correlationId: id, persistent: quorum });
+      }),
+    close: async () => {
+      await srv.deleteQueue(q);
+      await c.close();
+    },
+  };
+}
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+/**
+ * The three RPC paths interleaved call by call (after 50 warm-up rounds), so a burst of
+ * load from other processes on this shared machine hits all three alike.
+ */
+async function measureRpc(n: number, prefix: string, client: FleetClient): Promise<Record<"raw" | "rawQuorum" | "ping", number[]>> {
+  const classic = await openRawRpc(prefix, false);
+  const quorum = await openRawRpc(prefix, true);
+  const out = { raw: [] as number[], rawQuorum: [] as number[], ping: [] as number[] };
+  for (let i = 0; i < n + 50; i++) {
+    const r = await time(() => classic.call());
+    const rq = await time(() => quorum.call());
+    const p = await time(() => client.call("h1", "host.ping"));
+    if (i < 50) continue;
+    out.raw.push(r);
+    out.rawQuorum.push(rq);
+    out.ping.push(p);
   }
-  await srv.deleteQueue(q);
-  await c.close();
+  await classic.close();
+  await quorum.close();
   return out;
+}
+
+async function measureEvents(agent: Agent, client: FleetClient): Promise<{ lat: number[]; eps: number }> {
+  const lat: number[] = [];
+  const sentAt = new Map<number, number>();
+  let got = 0;
+  const stop = await client.subscribe([{ exchange: "events", pattern: "ev.h1.domain.#" }], (e) => {
+    got++;
+    const t = sentAt.get(e.seq);
+    if (t !== undefined) lat.push(performance.now() - t);
+  });
+  const dom = agent.h.store.listDomains()[0]!;
+  const emit = (event: "suspended" | "resumed"): void => {
+    const paused = event === "suspended";
+    agent.h.bus.emit("domain.lifecycle", { uuid: dom.uuid, name: dom.name, event, detail: paused ? "paused" : "unpaused", state: paused ? "paused" : "running", reason: paused ? "user" : "unpaused" });
+  };
+  // latency: one event at a time
+  for (let i = 0; i < 500; i++) {
+    const before = got;
+    sentAt.set(agent.exporter.health().lastSeq + 1, performance.now());
+    emit("suspended");
+    await waitUntil(() => got > before, 5000, "event");
+  }
+  // throughput: a burst of events, timed until the broker confirmed all of them
+  const burst = 20_000;
+  const c0 = agent.exporter.health().confirmed;
+  const t0 = performance.now();
+  for (let i = 0; i < burst; i++) emit("resumed");
+  await waitUntil(() => agent.exporter.health().confirmed - c0 >= burst, 60_000, "confirms");
+  const eps = Math.round(burst / ((performance.now() - t0) / 1000));
+  await stop();
+  return { lat, eps };
 }
 
 const KEY_GUEST = "<domain type='qemu'><name>k</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>";
@@ -89,49 +157,19 @@ async function main(): Promise<void> {
   const agent = await startAgent({ prefix, demoDomains: 1, cfg: { confirm_window: 512 } });
   try {
     await waitUntil(() => agent.exporter.health().connected, 5000, "connect");
-    const raw = await rawRpc(n, prefix, false);
-    const rawQuorum = await rawRpc(n, prefix, true);
     const client = await FleetClient.connect({ url: BROKER, prefix });
-    const ping: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const t0 = performance.now();
-      await client.call("h1", "host.ping");
-      ping.push(performance.now() - t0);
-    }
-    const lat: number[] = [];
-    const sentAt = new Map<number, number>();
-    let got = 0;
-    const stop = await client.subscribe([{ exchange: "events", pattern: "ev.h1.domain.#" }], (e) => {
-      got++;
-      const t = sentAt.get(e.seq);
-      if (t !== undefined) lat.push(performance.now() - t);
-    });
-    const dom = agent.h.store.listDomains()[0]!;
-    // latency: one event at a time
-    for (let i = 0; i < 500; i++) {
-      const before = got;
-      sentAt.set(agent.exporter.health().lastSeq + 1, performance.now());
-      agent.h.bus.emit("domain.lifecycle", { uuid: dom.uuid, name: dom.name, event: "suspended", detail: "paused", state: "paused", reason: "user" });
-      await waitUntil(() => got > before, 5000, "event");
-    }
-    // throughput: a burst of events, timed until the broker confirmed all of them
-    const burst = 20_000;
-    const c0 = agent.exporter.health().confirmed;
-    const t0 = performance.now();
-    for (let i = 0; i < burst; i++) agent.h.bus.emit("domain.lifecycle", { uuid: dom.uuid, name: dom.name, event: "resumed", detail: "unpaused", state: "running", reason: "unpaused" });
-    await waitUntil(() => agent.exporter.health().confirmed - c0 >= burst, 60_000, "confirms");
-    const eps = Math.round(burst / ((performance.now() - t0) / 1000));
-    await stop();
+    const rpc = await measureRpc(n, prefix, client);
+    const ev = await measureEvents(agent, client);
     await client.close();
     const sendKey = await sendKeyOverBus(n, prefix);
     const result = {
       calls: n,
-      raw_rpc_ms: { p50: pct(raw, 50), p99: pct(raw, 99) },
-      raw_rpc_quorum_ms: { p50: pct(rawQuorum, 50), p99: pct(rawQuorum, 99) },
-      agent_ping_ms: { p50: pct(ping, 50), p99: pct(ping, 99) },
+      raw_rpc_ms: { p50: pct(rpc.raw, 50), p99: pct(rpc.raw, 99) },
+      raw_rpc_quorum_ms: { p50: pct(rpc.rawQuorum, 50), p99: pct(rpc.rawQuorum, 99) },
+      agent_ping_ms: { p50: pct(rpc.ping, 50), p99: pct(rpc.ping, 99) },
       agent_send_key_ms: { p50: pct(sendKey, 50), p99: pct(sendKey, 99) },
-      events_per_s_confirmed: eps,
-      event_latency_ms: { p50: pct(lat, 50), p99: pct(lat, 99) },
+      events_per_s_confirmed: ev.eps,
+      event_latency_ms: { p50: pct(ev.lat, 50), p99: pct(ev.lat, 99) },
       loadavg: loadavg().map((x) => Number(x.toFixed(2))),
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

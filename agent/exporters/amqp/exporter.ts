@@ -169,7 +169,10 @@ export class AmqpExporter implements Component {
     this.pending.push({ ...head, messageId, epoch: this.epoch, seq: this.seq, time: Date.now(), body: JSON.stringify({ ...body, event_id: messageId, seq: this.seq }) });
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    // Two turns, not one: a command's reply is published (amqplib writes it to the socket in
+    // a setImmediate of its own) in the turn that emitted the audit event, so the reply
+    // leaves before its audit event is written to disk and published.
+    setImmediate(() => setImmediate(() => this.flush()));
   }
 
   private flush(): void {
