@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -52,6 +52,32 @@ describe("the on-disk outbox", () => {
     expect(ob.nextUnsent()?.seq).toBe(51);
     ob.close();
   });
+
+  it("a batch crossing a segment boundary is stored in order across both segments and reloads whole", () => {
+    const dir = tmp();
+    const ob = Outbox.open(dir, 100_000);
+    const body = (s: number): string => JSON.stringify({ seq: s, text: 'quote " and \\ backslash' });
+    ob.appendMany(Array.from({ length: 10_050 }, (_, i) => ({ ...rec(i + 1), body: body(i + 1) })));
+    ob.sync(); // starts a background fsync: close() must still work while it runs
+    ob.close();
+    expect(readdirSync(dir).filter((f) => f.startsWith("seg-"))).toHaveLength(2);
+    const again = Outbox.open(dir, 100_000);
+    expect(again.depth).toBe(10_050);
+    for (let s = 1; s <= 10_050; s++) {
+      const r = again.nextUnsent()!;
+      expect([r.seq, r.body]).toEqual([s, body(s)]);
+    }
+    again.close();
+  });
+
+  it("lines written by the earlier format (body as an escaped string) still load", () => {
+    const dir = tmp();
+    const old = { pos: 1, ...rec(7), body: JSON.stringify({ a: "x" }) };
+    writeFileSync(join(dir, "seg-000000000001.jsonl"), `${JSON.stringify(old)}\n`);
+    const ob = Outbox.open(dir, 100);
+    expect(ob.nextUnsent()).toEqual(old);
+    ob.close();
+  });
 });
 
 describe("the idempotency journal", () => {
@@ -65,6 +91,23 @@ describe("the idempotency journal", () => {
     const again = IdempotencyStore.open(dir, 1000);
     expect(again.get("a")).toMatchObject({ state: "done", reply: { status: "ok", result: { x: 1 } } });
     expect(again.get("b")?.state).toBe("in_progress");
+    again.close();
+  });
+
+  it("journals a mutating command's start before resolving but keeps a read-only one in memory only", async () => {
+    const dir = tmp();
+    const s = IdempotencyStore.open(dir, 1000);
+    await s.begin("mut", true);
+    await s.begin("ro", false);
+    expect(s.get("ro")?.state).toBe("in_progress");
+    const journal = readFileSync(join(dir, "idempotency.jsonl"), "utf8");
+    expect(journal).toContain('"k":"mut"');
+    expect(journal).not.toContain('"k":"ro"');
+    s.finish("ro", { status: "ok" });
+    s.close();
+    const again = IdempotencyStore.open(dir, 1000);
+    expect(again.get("mut")?.state).toBe("in_progress");
+    expect(again.get("ro")?.state).toBe("done");
     again.close();
   });
 
