@@ -157,8 +157,7 @@ export class StandaloneAgent {
   private communityAllowed(msg: NsMessage, rinfo: RemoteInfo): boolean {
     const c = this.opts.settings.communities.find((x) => x.name === msg.community);
     if (!c) return false;
-    const loopback = rinfo.address.startsWith("127.") || rinfo.address === "::1";
-    return loopback || c.allow_remote;
+    return isLoopbackAddress(rinfo.address) || c.allow_remote;
   }
 
   private dispatch(msg: NsMessage, rinfo: RemoteInfo): void {
@@ -224,4 +223,13 @@ export class StandaloneAgent {
       if (err) this.opts.log.debug({ err }, "snmp: send failed");
     });
   }
+}
+
+/**
+ * Whether a datagram came from this host's loopback: 127.0.0.0/8, ::1, or 127.x seen through
+ * an IPv6 socket as an IPv4-mapped address (a listener on "::" receives those).
+ */
+export function isLoopbackAddress(address: string): boolean {
+  const v4 = address.toLowerCase().startsWith("::ffff:") ? address.slice(7) : address;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4) || address === "::1";
 }

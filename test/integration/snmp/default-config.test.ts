@@ -56,4 +56,19 @@ describe("SNMP with the embedded default config", () => {
     expect(r.stderr).toMatch(/noAccess/);
     expect(h.store.getDomain(g.uuid)?.state).toBe("running");
   });
+
+  it("a dual-stack listener on :: still answers v2c from 127.0.0.1 (seen as ::ffff:127.0.0.1)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "virtbus-snmp-dual-"));
+    const config = { ...defaults, listen: { address: "::", port: 0 } };
+    const dual = new SnmpExporter({ services: h.services, dispatcher: h.dispatcher, config, stateDir: dir, log: h.services.log });
+    await dual.start();
+    try {
+      const r = await snmp("snmpget", ["-v2c", "-c", "public", `udp:127.0.0.1:${dual.port}`, VM_NUMBER]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(parseLines(r.stdout).get(VM_NUMBER)).toBe("2");
+    } finally {
+      await dual.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
