@@ -196,6 +196,8 @@ export interface GraphicsDef {
   listen: string;
   /** Never placed on argv: handed to QEMU through a secret object fed by fd. */
   passwd?: string;
+  /** spice `<image compression>` → `-spice image-compression=`. */
+  imageCompression?: "auto_glz" | "auto_lz" | "quic" | "glz" | "lz" | "off";
 }
 
 export interface VideoDef {
@@ -223,7 +225,8 @@ export interface CharDevDef {
 }
 
 export interface ChannelDef {
-  type: "unix";
+  /** spicevmc: the spice agent channel (com.redhat.spice.0) carried by the spice server. */
+  type: "unix" | "spicevmc";
   /** Socket path; generated per domain when absent. */
   path?: string;
   targetName: string; // "org.qemu.guest_agent.0"
@@ -270,7 +273,15 @@ export interface SoundDef {
 /** `<audio type='none'>`: the guest sees a sound card whose output goes nowhere. */
 export interface AudioDef {
   id: number;
-  type: "none";
+  /** spice: sound goes to the spice client (needs spice graphics). */
+  type: "none" | "spice";
+}
+
+/** `<redirdev bus='usb' type='spicevmc'>`: a USB port the spice client can redirect a device to. */
+export interface RedirdevDef {
+  bus: "usb";
+  type: "spicevmc";
+  address?: UsbAddress;
 }
 
 export interface RngDef {
@@ -308,6 +319,7 @@ export interface DevicesDef {
   audios?: AudioDef[];
   rngs?: RngDef[];
   watchdogs?: WatchdogDef[];
+  redirdevs?: RedirdevDef[];
 }
 
 export interface DomainDef {

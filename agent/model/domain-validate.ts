@@ -202,7 +202,7 @@ function checkAddresses(def: DomainDef): void {
   const drives = d.disks.flatMap((x) => (x.address !== undefined && "controller" in x.address ? [{ bus: x.target.bus, a: x.address }] : []));
   checkUnique(drives, ({ bus, a }) => `${bus} ${a.controller}:${a.bus}:${a.target}:${a.unit}`, "drive address");
   checkUnique(d.controllers ?? [], (c) => `${c.type} index ${c.index}`, "controller");
-  const usb = d.inputs.flatMap((i) => (i.address !== undefined ? [i.address] : []));
+  const usb = [...d.inputs, ...(d.redirdevs ?? [])].flatMap((i) => (i.address !== undefined ? [i.address] : []));
   checkUnique(usb, (a) => `${a.bus}:${a.port}`, "USB address");
   const vser = d.channels.flatMap((c) => (c.address !== undefined ? [c.address] : []));
   checkUnique(vser, (a) => `${a.controller}:${a.bus}:${a.port}`, "virtio-serial address");
@@ -215,6 +215,10 @@ function checkExtraDevices(def: DomainDef): void {
   for (const s of d.sounds ?? []) {
     if (s.audioId !== undefined && !audios.some((a) => a.id === s.audioId)) throw invalid(`sound '${s.model}' refers to missing <audio id='${s.audioId}'>`);
   }
+  const spice = d.graphics.some((g) => g.type === "spice");
+  const needsSpice = [...audios.filter((a) => a.type === "spice"), ...d.channels.filter((c) => c.type === "spicevmc"), ...(d.redirdevs ?? [])];
+  if (needsSpice.length > 0 && !spice) throw invalid("spice audio, spicevmc channels and USB redirection need <graphics type='spice'>");
+  for (const c of d.channels) if (c.type === "spicevmc" && c.targetName !== "com.redhat.spice.0") throw invalid(`a spicevmc channel must be named com.redhat.spice.0, not '${c.targetName}'`);
   if ((d.watchdogs ?? []).length > 1) throw invalid("at most one watchdog is supported (QEMU has one watchdog action)");
   for (const i of d.inputs) if (i.address !== undefined && i.bus !== "usb") throw invalid(`${i.bus} ${i.type} input cannot have a USB address`);
 }

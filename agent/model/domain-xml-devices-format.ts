@@ -11,7 +11,7 @@ import type {
   VideoDef,
 } from "./domain-def.js";
 import { formatAddress } from "./domain-xml-address.js";
-import { formatAudio, formatRng, formatSound, formatWatchdog } from "./domain-xml-extra.js";
+import { formatAudio, formatRedirdev, formatRng, formatSound, formatWatchdog } from "./domain-xml-extra.js";
 import { el } from "./xml-writer.js";
 
 function formatBoot(order: number | undefined): string[] {
@@ -78,7 +78,8 @@ function formatGraphics(g: GraphicsDef, secure: boolean): string[] {
     ["listen", g.listen],
     ["passwd", secure ? g.passwd : undefined],
   ];
-  return el("graphics", attrs, el("listen", [["type", "address"], ["address", g.listen]]));
+  const image = g.imageCompression !== undefined ? el("image", [["compression", g.imageCompression]]) : [];
+  return el("graphics", attrs, [...el("listen", [["type", "address"], ["address", g.listen]]), ...image]);
 }
 
 function formatVideo(v: VideoDef): string[] {
@@ -107,6 +108,7 @@ export function formatDevices(d: DevicesDef, secure: boolean): string[] {
     ...d.videos.flatMap(formatVideo),
     ...(d.watchdogs ?? []).flatMap(formatWatchdog),
     ...(d.memballoon !== undefined ? formatMemballoon(d.memballoon) : []),
+    ...(d.redirdevs ?? []).flatMap(formatRedirdev),
     ...(d.rngs ?? []).flatMap(formatRng),
   ]);
 }

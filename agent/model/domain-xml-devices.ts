@@ -183,6 +183,11 @@ function parseGraphics(x: XEl): GraphicsDef {
   const g: GraphicsDef = { type, port: autoport ? -1 : (port ?? -1), autoport, listen: parseListen(x) };
   const passwd = x.attr("passwd");
   if (passwd !== undefined) g.passwd = passwd;
+  const image = type === "spice" ? x.child("image") : undefined;
+  if (image !== undefined) {
+    g.imageCompression = image.enumAttr("compression", ["auto_glz", "auto_lz", "quic", "glz", "lz", "off"] as const);
+    image.finish();
+  }
   x.finish();
   return g;
 }
@@ -242,13 +247,13 @@ function parseCharDev(x: XEl, targetType: "isa-serial" | "serial"): CharDevDef {
 }
 
 function parseChannel(x: XEl): ChannelDef {
-  x.enumAttr("type", ["unix"]);
+  const type = x.enumAttr("type", ["unix", "spicevmc"] as const);
   const t = x.child("target");
   if (t === undefined) throw xmlError(`missing element <${x.path}/target>`);
   t.enumAttr("type", ["virtio"]);
-  const ch: ChannelDef = { type: "unix", targetName: t.reqAttr("name") };
+  const ch: ChannelDef = { type, targetName: t.reqAttr("name") };
   t.finish();
-  const src = x.child("source");
+  const src = type === "unix" ? x.child("source") : undefined;
   if (src !== undefined) {
     src.enumAttr("mode", ["bind"], "bind");
     const path = src.attr("path");

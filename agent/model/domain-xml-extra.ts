@@ -3,7 +3,7 @@
  * the devices virt-install adds by default. Same error conventions as domain-xml.ts.
  */
 import { SOUND_MODELS, WATCHDOG_ACTIONS } from "./domain-def.js";
-import type { AudioDef, DevicesDef, RngDef, SoundDef, WatchdogDef } from "./domain-def.js";
+import type { AudioDef, DevicesDef, RedirdevDef, RngDef, SoundDef, WatchdogDef } from "./domain-def.js";
 import { formatAddress, parseAddress } from "./domain-xml-address.js";
 import { AgentError } from "./errors.js";
 import type { XEl } from "./xml-reader.js";
@@ -26,7 +26,7 @@ function parseSound(x: XEl): SoundDef {
 
 function parseAudio(x: XEl): AudioDef {
   // Only the silent backend: the others (pulseaudio, spice, file...) reach host services.
-  const a: AudioDef = { id: x.reqIntAttr("id", 1, 0xffff), type: x.enumAttr("type", ["none"] as const) };
+  const a: AudioDef = { id: x.reqIntAttr("id", 1, 0xffff), type: x.enumAttr("type", ["none", "spice"] as const) };
   x.finish();
   return a;
 }
@@ -65,6 +65,14 @@ function parseWatchdog(x: XEl): WatchdogDef {
   return w;
 }
 
+function parseRedirdev(x: XEl): RedirdevDef {
+  const r: RedirdevDef = { bus: x.enumAttr("bus", ["usb"] as const), type: x.enumAttr("type", ["spicevmc"] as const) };
+  const address = parseAddress(x, ["usb"]);
+  if (address !== undefined) r.address = address;
+  x.finish();
+  return r;
+}
+
 function nonEmpty<T>(list: T[]): T[] | undefined {
   return list.length > 0 ? list : undefined;
 }
@@ -76,6 +84,7 @@ export function parseExtraDevices(d: XEl, out: DevicesDef): void {
     audios: nonEmpty(d.children("audio").map(parseAudio)),
     rngs: nonEmpty(d.children("rng").map(parseRng)),
     watchdogs: nonEmpty(d.children("watchdog").map(parseWatchdog)),
+    redirdevs: nonEmpty(d.children("redirdev").map(parseRedirdev)),
   };
   for (const [k, v] of Object.entries(lists)) if (v !== undefined) Object.assign(out, { [k]: v });
 }
@@ -94,6 +103,10 @@ export function formatRng(r: RngDef): string[] {
     ...el("backend", [["model", "random"]], r.backend),
     ...formatAddress(r.address),
   ]);
+}
+
+export function formatRedirdev(r: RedirdevDef): string[] {
+  return el("redirdev", [["bus", r.bus], ["type", r.type]], formatAddress(r.address));
 }
 
 export function formatWatchdog(w: WatchdogDef): string[] {

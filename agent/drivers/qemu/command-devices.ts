@@ -175,18 +175,34 @@ export function pickPort<T>(given: T | undefined, preferred: T, used: Set<T>, ne
   return p;
 }
 
+/**
+ * USB ports of the USB inputs (by input index) and of the redirdevs: given ones as they are,
+ * the others their list position + 1 (inputs first) unless taken, else the lowest free one.
+ */
+export function usbPorts(def: DomainDef): { inputs: Map<number, string>; redirs: string[] } {
+  const redirdevs = def.devices.redirdevs ?? [];
+  const given = [...def.devices.inputs, ...redirdevs].flatMap((x) => (x.address !== undefined ? [x.address.port] : []));
+  const used = new Set(given);
+  const inputs = new Map<number, string>();
+  def.devices.inputs.forEach((inp, i) => inp.bus === "usb" && inputs.set(i, pickPort(inp.address?.port, String(i + 1), used, String)));
+  const base = def.devices.inputs.length;
+  const redirs = redirdevs.map((r, i) => pickPort(r.address?.port, String(base + i + 1), used, String));
+  for (const x of [...def.devices.inputs, ...redirdevs]) {
+    if (x.address !== undefined && x.address.bus !== 0) unsupported(`USB bus ${x.address.bus} does not exist (one USB controller)`);
+  }
+  return { inputs, redirs };
+}
+
 /** PS/2 keyboard and mouse are part of the pc/q35 board (i8042) and need no argv. */
 export function inputArgs(def: DomainDef): string[] {
-  const used = new Set(def.devices.inputs.flatMap((inp) => (inp.address !== undefined ? [inp.address.port] : [])));
+  const ports = usbPorts(def).inputs;
   return def.devices.inputs.flatMap((inp, i) => {
     if (inp.bus === "ps2") {
       if (inp.type === "tablet") unsupported("a tablet cannot be on the ps2 bus");
       return [];
     }
     if (inp.bus === "virtio") unsupported(`virtio ${inp.type} input is not supported (use bus='usb')`);
-    if (inp.address !== undefined && inp.address.bus !== 0) unsupported(`input ${i}: USB bus ${inp.address.bus} does not exist (one USB controller)`);
-    const port = pickPort(inp.address?.port, String(i + 1), used, String);
-    return ["-device", opts(USB_INPUTS[inp.type], { id: `input${i}`, bus: "usb.0", port })];
+    return ["-device", opts(USB_INPUTS[inp.type], { id: `input${i}`, bus: "usb.0", port: ports.get(i) })];
   });
 }
 
@@ -223,12 +239,14 @@ export function channelArgs(def: DomainDef, st: BuildState): string[] {
     if (a !== undefined && (a.controller !== 0 || a.bus !== 0)) unsupported(`channel ${i}: virtio-serial controller ${a.controller} bus ${a.bus} does not exist`);
     const nr = pickPort(a?.port, i + 1, used, (n) => n);
     const name = idValue(ch.targetName, "channel target name");
+    const port = opts("virtserialport", { bus: "virtio-serial0.0", nr, chardev: `charchannel${i}`, id: `channel${i}`, name });
+    // The spice server carries the agent channel; "vdagent" is its name for it.
+    if (ch.type === "spicevmc") return ["-chardev", `spicevmc,id=charchannel${i},name=vdagent`, "-device", port];
     const path = ch.path ?? `${st.ctx.runDir}/channel.${name}.sock`;
     if (Buffer.byteLength(path) > SUN_PATH_MAX) {
       throw new AgentError("invalid_arg", `channel socket path is longer than ${SUN_PATH_MAX} bytes: ${path}`, { component: "qemu" });
     }
     const chardev = opts("socket", { id: `charchannel${i}`, path: optPath(path, `channel ${name} path`), server: "on", wait: "off" });
-    const port = opts("virtserialport", { bus: "virtio-serial0.0", nr, chardev: `charchannel${i}`, id: `channel${i}`, name });
     return ["-chardev", chardev, "-device", port];
   });
 }

@@ -5,7 +5,7 @@
  */
 import type { CpuDef, DomainDef, TimerDef } from "../../model/domain-def.js";
 import { AgentError } from "../../model/errors.js";
-import type { BuildState } from "./command-devices.js";
+import { type BuildState, usbPorts } from "./command-devices.js";
 import { pciPlacement } from "./command-pci.js";
 import { idValue, onOff, optPath, opts } from "./qemu-opts.js";
 
@@ -94,7 +94,7 @@ export function soundArgs(def: DomainDef, st: BuildState): string[] {
   const audios = def.devices.audios ?? [];
   if (sounds.length === 0 && audios.length === 0) return [];
   const backends = audios.length > 0 ? audios.map((a) => a.id) : [0];
-  const out = backends.flatMap((id) => ["-audiodev", `none,id=audio${id}`]);
+  const out = audios.length > 0 ? audios.flatMap((a) => ["-audiodev", `${a.type},id=audio${a.id}`]) : ["-audiodev", "none,id=audio0"];
   sounds.forEach((s, i) => {
     const audiodev = `audio${s.audioId ?? backends[0] ?? 0}`;
     const id = `sound${i}`;
@@ -107,6 +107,15 @@ export function soundArgs(def: DomainDef, st: BuildState): string[] {
     out.push("-device", opts("hda-duplex", { id: `${id}-codec0`, bus: `${id}.0`, cad: 0, audiodev }));
   });
   return out;
+}
+
+/** USB redirection ports for the spice client: a spicevmc "usbredir" chardev each, on usb-redir. */
+export function redirdevArgs(def: DomainDef): string[] {
+  const ports = usbPorts(def).redirs;
+  return (def.devices.redirdevs ?? []).flatMap((_, i) => [
+    "-chardev", `spicevmc,id=charredir${i},name=usbredir`,
+    "-device", opts("usb-redir", { chardev: `charredir${i}`, id: `redir${i}`, bus: "usb.0", port: ports[i] }),
+  ]);
 }
 
 /** virtio-rng fed by rng-random from the host device (opened by QEMU at start, before the sandbox bites). */

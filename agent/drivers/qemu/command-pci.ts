@@ -84,7 +84,7 @@ const USB_MODELS: Readonly<Record<string, string>> = { "piix3-uhci": "piix3-usb-
 
 function usbPlan(def: DomainDef, st: BuildState): Planned | undefined {
   const c = explicit(def, "usb");
-  const needed = def.devices.inputs.some((i) => i.bus === "usb");
+  const needed = def.devices.inputs.some((i) => i.bus === "usb") || (def.devices.redirdevs ?? []).length > 0;
   if (c?.model === "none") return needed ? unsupported("a USB input needs a USB controller, but <controller type='usb' model='none'> is set") : undefined;
   if (c === undefined && !needed) return undefined;
   const model = c?.model ?? (st.family === "pc" ? "piix3-uhci" : "qemu-xhci");

@@ -20,7 +20,7 @@ import {
   virtioConsoleArgs,
   videoArgs,
 } from "./command-devices.js";
-import { cpuFlags, firmwareArgs, globalArgs, machineProps, rngArgs, rtcValue, smpValue, soundArgs, watchdogArgs } from "./command-extra.js";
+import { cpuFlags, firmwareArgs, globalArgs, machineProps, redirdevArgs, rngArgs, rtcValue, smpValue, soundArgs, watchdogArgs } from "./command-extra.js";
 import { controllerArgs, pciControllerArgs } from "./command-pci.js";
 import { onOff, optValue, opts, rawValue } from "./qemu-opts.js";
 
@@ -181,7 +181,8 @@ function spiceArgs(g: GraphicsDef, ctx: LaunchContext, i: number, secretId?: str
   if (port === undefined) fail("internal", `spice graphics ${i} uses autoport but the driver passed no port`);
   if (!Number.isInteger(port) || port < 1 || port > 65535) fail("invalid_arg", `spice port ${port} is outside 1-65535`);
   const auth = secretId === undefined ? { "disable-ticketing": "on" } : { "password-secret": secretId };
-  return ["-spice", opts(`port=${port}`, { addr: g.listen === "" ? undefined : optValue(g.listen, "spice listen"), ...auth })];
+  const image = { "image-compression": g.imageCompression };
+  return ["-spice", opts(`port=${port}`, { addr: g.listen === "" ? undefined : optValue(g.listen, "spice listen"), ...auth, ...image })];
 }
 
 function graphicsArgs(def: DomainDef, ctx: LaunchContext): string[] {
@@ -229,6 +230,7 @@ export function buildCommand(def: DomainDef, caps: QemuCaps, ctx: LaunchContext)
     ...channelArgs(d, st),
     ...watchdogArgs(d, st),
     ...balloonArgs(d, st),
+    ...redirdevArgs(d),
     ...rngArgs(d, st),
   ];
   // caps belong to one binary; a def naming another <emulator> must be probed by the driver first.

@@ -226,6 +226,14 @@ describe("validateDomainDef on the libvirt import extras", () => {
     expect(rejection((d) => (d.devices.channels = [ch("a.0"), ch("b.0")]))).toContain("duplicate virtio-serial address");
   });
 
+  it("rejects spice audio, a spicevmc channel or USB redirection without spice graphics, and a misnamed spicevmc channel", () => {
+    expect(rejection((d) => (d.devices.audios = [{ id: 1, type: "spice" }]))).toContain("need <graphics type='spice'>");
+    expect(rejection((d) => (d.devices.redirdevs = [{ bus: "usb", type: "spicevmc" }]))).toContain("need <graphics type='spice'>");
+    const spice = (d: DomainDef) => (d.devices.graphics = [{ type: "spice", port: 5930, autoport: false, listen: "127.0.0.1" }]);
+    accepts((d) => (spice(d), (d.devices.channels = [{ type: "spicevmc", targetName: "com.redhat.spice.0" }])));
+    expect(rejection((d) => (spice(d), (d.devices.channels = [{ type: "spicevmc", targetName: "org.x.0" }])))).toContain("com.redhat.spice.0");
+  });
+
   it("rejects two devices on the same bus/slot/function, including the new sound, rng and watchdog", () => {
     const a = { domain: 0, bus: 1, slot: 0, function: 0 };
     expect(rejection((d) => {

@@ -237,4 +237,18 @@ describe("real QEMU accepts libvirt 9 dumpxml imports", () => {
     expect(flash).toEqual([`pflash0-format:true:${code}`, `pflash1-format:false:${vars}`]);
     expect(replies[3]).toEqual({ return: "on" });
   });
+
+  it("starts the virt-manager style spice guest: spice audio, the vdagent channel and two USB redirection ports", async () => {
+    const def = libvirtCase("libvirt9-q35-spice-dumpxml");
+    const free = createServer();
+    await new Promise<void>((r) => free.listen(0, "127.0.0.1", r));
+    const port = (free.address() as { port: number }).port;
+    await new Promise((r) => free.close(r));
+    def.devices.graphics = def.devices.graphics.map((g) => ({ ...g, port }));
+    const { replies } = await runQemu(def, { queries: ["query-spice", "query-chardev", parentBus("redir1")] });
+    expect(replies[2]).toMatchObject({ return: { enabled: true, port } });
+    const labels = (replies[3] as { return: { label: string; filename: string }[] }).return.map((c) => `${c.label}=${c.filename}`);
+    expect(labels).toEqual(expect.arrayContaining(["charchannel0=spicevmc", "charredir0=spicevmc", "charredir1=spicevmc"]));
+    expect((replies[4] as { return: string }).return).toMatch(/usb\.0$/);
+  });
 });
