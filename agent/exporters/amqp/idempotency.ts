@@ -38,6 +38,8 @@ export class IdempotencyStore {
   private fd: number;
   private lines = 0;
   private syncing = 0;
+  private flushing = false;
+  private waiting: (() => void)[] = [];
   /** Old fds a background fsync still used when they were retired; closed when none runs. */
   private readonly retired: number[] = [];
 
@@ -76,14 +78,27 @@ export class IdempotencyStore {
     this.put(key, entry);
     if (!durable) return Promise.resolve();
     this.write({ k: key, s: entry.state, at: entry.at });
-    const fd = this.fd;
-    this.syncing++;
     return new Promise((resolve) => {
-      // A failed fsync leaves the record in the page cache: it still survives an agent crash.
-      fsync(fd, () => {
-        if (--this.syncing === 0) for (const old of this.retired.splice(0)) closeSync(old);
-        resolve();
-      });
+      this.waiting.push(resolve);
+      if (!this.flushing) this.syncRound();
+    });
+  }
+
+  /**
+   * Group commit: one fsync covers every begin written before it started; begins written
+   * while it runs share the next one. Commands running in parallel on different guests
+   * then cost one fsync per round, not one each.
+   */
+  private syncRound(): void {
+    const batch = this.waiting.splice(0);
+    this.flushing = true;
+    this.syncing++;
+    // A failed fsync leaves the record in the page cache: it still survives an agent crash.
+    fsync(this.fd, () => {
+      this.flushing = false;
+      if (--this.syncing === 0) for (const old of this.retired.splice(0)) closeSync(old);
+      for (const resolve of batch) resolve();
+      if (this.waiting.length > 0) this.syncRound();
     });
   }
 

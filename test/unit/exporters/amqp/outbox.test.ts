@@ -111,6 +111,16 @@ describe("the idempotency journal", () => {
     again.close();
   });
 
+  it("a hundred mutating commands starting at once all resolve with every start record journaled", async () => {
+    const dir = tmp();
+    const s = IdempotencyStore.open(dir, 1000);
+    await Promise.all(Array.from({ length: 100 }, (_, i) => s.begin(`p${i}`, true)));
+    await s.begin("after", true); // a new round starts once the shared ones are done
+    const keys = readFileSync(join(dir, "idempotency.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { k: string }).k);
+    expect(keys).toEqual([...Array.from({ length: 100 }, (_, i) => `p${i}`), "after"]);
+    s.close();
+  });
+
   it("stays bounded, forgetting the least recently used, also after compaction", () => {
     const dir = tmp();
     const s = IdempotencyStore.open(dir, 100);
