@@ -90,6 +90,24 @@ export interface HealthValue {
   help?: string;
 }
 
+/** The view of a defined guest that is not running (shut off, no process). */
+export function inactiveView(def: DomainDef, persistent: boolean): DomainView {
+  return {
+    uuid: def.uuid,
+    name: def.name,
+    state: "shutoff",
+    reason: "unknown",
+    persistent,
+    autostart: false,
+    tainted: false,
+    vcpus: def.vcpus,
+    maxMemoryKiB: def.memoryKiB,
+    currentMemoryKiB: def.currentMemoryKiB,
+    def,
+    stateChangedAt: Date.now(),
+  };
+}
+
 export class StateStore {
   private domains = new Map<string, DomainView>();
   private stats = new Map<string, DomainStats>();

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { EventBus } from "../../core/bus.js";
-import type { DomainStats, DomainView, StateStore } from "../../core/state-store.js";
+import { inactiveView, type DomainStats, type DomainView, type StateStore } from "../../core/state-store.js";
 import type { DomainDef } from "../../model/domain-def.js";
 import * as domainXml from "../../model/domain-xml.js";
 import { validateDomainDef } from "../../model/domain-validate.js";
@@ -43,7 +43,7 @@ export class FakeHypervisor implements HypervisorDriver {
   async open(): Promise<void> {
     const n = this.opts.demoDomains ?? 0;
     for (let i = 1; i <= n; i++) {
-      const view = this.viewFor(demoDomainDef(i), true);
+      const view = inactiveView(demoDomainDef(i), true);
       this.store.setDomain(view);
       if (i === 1) this.markStarted(view);
     }
@@ -63,7 +63,7 @@ export class FakeHypervisor implements HypervisorDriver {
     if (byUuid && byUuid.name !== def.name) {
       throw new AgentError("domain.exists", `domain with uuid ${def.uuid} already exists as "${byUuid.name}"`, { component: "qemu" });
     }
-    const view = byUuid ? { ...byUuid, def, persistent: true } : this.viewFor(def, true);
+    const view = byUuid ? { ...byUuid, def, persistent: true } : inactiveView(def, true);
     if (!byUuid || !isActive(byUuid.state)) Object.assign(view, this.sizesOf(def));
     this.store.setDomain(view);
     this.emit(view, "defined", byUuid ? "updated" : "added");
@@ -177,21 +177,6 @@ export class FakeHypervisor implements HypervisorDriver {
 
   private sizesOf(def: DomainDef): Pick<DomainView, "vcpus" | "maxMemoryKiB" | "currentMemoryKiB"> {
     return { vcpus: def.vcpus, maxMemoryKiB: def.memoryKiB, currentMemoryKiB: def.currentMemoryKiB };
-  }
-
-  private viewFor(def: DomainDef, persistent: boolean): DomainView {
-    return {
-      uuid: def.uuid,
-      name: def.name,
-      state: "shutoff",
-      reason: "unknown",
-      persistent,
-      autostart: false,
-      tainted: false,
-      def,
-      stateChangedAt: Date.now(),
-      ...this.sizesOf(def),
-    };
   }
 
   private markStarted(v: DomainView): DomainView {

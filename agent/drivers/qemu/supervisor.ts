@@ -6,7 +6,7 @@
 import { rm } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { EventBus } from "../../core/bus.js";
-import type { DomainView, StateStore } from "../../core/state-store.js";
+import { inactiveView, type DomainView, type StateStore } from "../../core/state-store.js";
 import type { DomainDef } from "../../model/domain-def.js";
 import { AgentError } from "../../model/errors.js";
 import { isActive, type LifecycleEventType } from "../../model/state.js";
@@ -313,21 +313,4 @@ export class GuestSupervisor {
     await rm(monitorPath(this.o.runDir, uuid), { force: true });
     await rm(privateDir(this.o.runDir, uuid), { recursive: true, force: true });
   }
-}
-
-export function inactiveView(def: DomainDef, persistent: boolean): DomainView {
-  return {
-    uuid: def.uuid,
-    name: def.name,
-    state: "shutoff",
-    reason: "unknown",
-    persistent,
-    autostart: false,
-    tainted: false,
-    vcpus: def.vcpus,
-    maxMemoryKiB: def.memoryKiB,
-    currentMemoryKiB: def.currentMemoryKiB,
-    def,
-    stateChangedAt: Date.now(),
-  };
 }
