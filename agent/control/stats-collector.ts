@@ -96,15 +96,21 @@ export class StatsCollector implements Component {
   }
 
   /**
-   * Makes the stats at most `freshness_ms` old, collecting a round if needed. Settles
-   * within about `deadline_ms` however many guests hang (a scrape awaits this).
+   * The longest a scrape serves a round without collecting: `freshness_ms`, or when absent the
+   * background period plus one deadline (the round due now may still be running), so that in
+   * steady state a scrape serves the latest background round and never waits on QEMU.
+   */
+  get freshnessMs(): number {
+    const c = this.opts.config;
+    return c.freshness_ms ?? c.interval_ms + c.deadline_ms;
+  }
+
+  /**
+   * Makes the stats at most `freshnessMs` old, collecting a round if needed (or joining the
+   * one running). Settles within about `deadline_ms` however many guests hang (a scrape awaits this).
    */
   async refresh(now = Date.now()): Promise<void> {
-    if (this.round) {
-      await this.round;
-      return;
-    }
-    if (this.last && now - this.last.startedAt <= this.opts.config.freshness_ms) return;
+    if (this.last && now - this.last.startedAt <= this.freshnessMs) return;
     await this.collect();
   }
 
@@ -156,6 +162,8 @@ export class StatsCollector implements Component {
 
   /** Resolves with the stats, or with a reason string on error, timeout or a call still pending. */
   private async callDriver(uuid: string, deadlineMs: number): Promise<Awaited<ReturnType<Services["hypervisor"]["getDomainStats"]>> | string> {
+    // The driver also fails at once while QEMU has not answered an earlier request (see
+    // drivers/qemu/stats.ts); this guard covers drivers without that check.
     if (this.inFlight.has(uuid)) return "previous stats call still pending";
     const call = this.opts.services.hypervisor.getDomainStats(uuid, deadlineMs);
     const tracked = call.then(

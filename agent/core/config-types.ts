@@ -187,6 +187,10 @@ export interface AgentConfig {
       window_ms: number;
       retries: number;
       timeout_ms: number;
+      /**
+       * informs awaiting an acknowledgement per sink; more are dropped (and logged) until some are answered or given up
+       */
+      max_inflight: number;
       sinks: {
         host: string;
         port?: number;
@@ -223,12 +227,15 @@ export interface AgentConfig {
       [k: string]: string | undefined;
     };
     /**
-     * Per-guest stats collection: every interval_ms, and on a scrape when the last round is older than freshness_ms. Each guest is raced against deadline_ms; a miss keeps the last good values.
+     * Per-guest stats collection in the background every interval_ms; a scrape serves the latest round unless it is older than freshness_ms. Each guest is raced against deadline_ms; a miss keeps the last good values.
      */
     stats: {
       interval_ms: number;
       deadline_ms: number;
-      freshness_ms: number;
+      /**
+       * A scrape collects a round first when the last one started longer ago than this; 0 collects on every scrape. Absent: interval_ms + deadline_ms, so a scrape serves the latest background round and never waits on QEMU (the age is in virtbus_domain_stats_age_seconds).
+       */
+      freshness_ms?: number;
     };
   };
 }

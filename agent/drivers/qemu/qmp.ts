@@ -38,6 +38,8 @@ export class QmpClient {
   private buf = "";
   private nextId = 1;
   private readonly pending = new Map<string, Pending>();
+  /** Ids of commands that timed out and that QEMU has not answered yet (id -> command). */
+  private readonly unanswered = new Map<string, string>();
   private readonly eventHandlers: Array<(ev: QmpEvent) => void> = [];
   private readonly closeHandlers: Array<(err?: Error) => void> = [];
   private greetingWaiter?: { resolve: (g: QmpGreeting) => void; reject: (e: AgentError) => void };
@@ -86,6 +88,20 @@ export class QmpClient {
     return this.localClose;
   }
 
+  /**
+   * Commands sent and not answered yet, including those whose caller already got
+   * operation_timeout. QEMU answers in order on one monitor, so a non-zero `timedOut`
+   * means anything sent now queues behind a command QEMU is still stuck on.
+   */
+  get outstanding(): { pending: number; timedOut: number } {
+    return { pending: this.pending.size, timedOut: this.unanswered.size };
+  }
+
+  /** True while an earlier command timed out and QEMU has still not answered it. */
+  get busy(): boolean {
+    return this.unanswered.size > 0;
+  }
+
   /** Called for every asynchronous event, in arrival order. */
   onEvent(fn: (ev: QmpEvent) => void): void {
     this.eventHandlers.push(fn);
@@ -100,7 +116,8 @@ export class QmpClient {
   /**
    * Runs one QMP command and resolves with its `return` value.
    * @throws AgentError operation_failed (QMP error, with QEMU's desc; connection lost)
-   *   or operation_timeout (no reply within the timeout; a late reply is dropped).
+   *   or operation_timeout (no reply within the timeout; the command stays counted in
+   *   `outstanding.timedOut` until its late reply arrives, which is then discarded).
    */
   execute<T = unknown>(command: string, args?: Record<string, unknown>, timeoutMs = this.opts.timeoutMs): Promise<T> {
     if (this.isClosed) return Promise.reject(this.lostError(command));
@@ -109,6 +126,7 @@ export class QmpClient {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        this.unanswered.set(id, command);
         reject(new AgentError("operation_timeout", `QMP command ${command} got no reply within ${timeoutMs} ms`, { component: "qemu" }));
       }, timeoutMs);
       this.pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject, timer });
@@ -184,7 +202,9 @@ export class QmpClient {
     const id = typeof msg.id === "string" ? msg.id : undefined;
     const p = id === undefined ? undefined : this.pending.get(id);
     if (!p || id === undefined) {
-      this.opts.log?.debug({ id }, "QMP reply for no pending command (timed out?)");
+      // A late reply to a command that timed out: consumed here, never handed to another caller.
+      const late = id !== undefined && this.unanswered.delete(id);
+      this.opts.log?.debug({ id, late }, late ? "late QMP reply discarded" : "QMP reply for no pending command");
       return;
     }
     this.pending.delete(id);
@@ -203,6 +223,7 @@ export class QmpClient {
     const err = this.lostError("greeting");
     this.greetingWaiter?.reject(err);
     this.greetingWaiter = undefined;
+    this.unanswered.clear();
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       this.pending.delete(id);

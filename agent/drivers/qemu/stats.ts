@@ -54,10 +54,19 @@ async function readGuestStats(qmp: QmpClient, path: string, timeoutMs: number): 
 }
 
 /**
- * Collects stats; settles by `deadlineMs` (wall clock) or throws operation_timeout.
+ * Collects stats; settles by `deadlineMs` (wall clock) or throws operation_timeout. Fails at
+ * once while a command sent to this QEMU earlier is still unanswered: QEMU answers in order,
+ * so new commands would only queue behind it and cost the caller the whole deadline again.
  * @throws AgentError operation_timeout, operation_failed (QMP refused).
  */
 export async function collectStats(src: StatsSource, deadlineMs: number): Promise<DomainStats> {
+  if (src.qmp.busy) {
+    const { timedOut } = src.qmp.outstanding;
+    throw new AgentError("operation_timeout", `stats of domain ${src.uuid}: previous stats request still unanswered (${timedOut} QMP command(s))`, {
+      component: "qemu",
+      details: { unanswered: timedOut },
+    });
+  }
   const left = deadlineMs - Date.now();
   if (left <= 0) throw timeoutError(src.uuid);
   let timer: NodeJS.Timeout | undefined;
@@ -72,21 +81,17 @@ export async function collectStats(src: StatsSource, deadlineMs: number): Promis
 }
 
 async function gather(src: StatsSource, qmpTimeoutMs: number): Promise<DomainStats> {
-  const t0 = performance.now();
-  const blocksP = src.qmp.execute<QmpBlockStats[]>("query-blockstats", undefined, qmpTimeoutMs);
-  const balloonP = src.qmp.execute<{ actual: number }>("query-balloon", undefined, qmpTimeoutMs).catch(() => undefined);
-  const guestP = src.balloonPath ? readGuestStats(src.qmp, src.balloonPath, qmpTimeoutMs) : Promise.resolve({});
-  const [cpu, vcpus, rssKiB, interfaces, rawBlocks] = await Promise.all([
+  // Every QMP command is written before anything is awaited: one monitor round trip per guest.
+  const qmpP = queryQmp(src, qmpTimeoutMs);
+  const [cpu, vcpus, rssKiB, interfaces, q] = await Promise.all([
     readCpu(src.pid),
     Promise.all(src.vcpuThreads.map((tid, id) => readVcpu(src.pid, tid, id))),
     readRssKiB(src.pid),
     Promise.all(src.taps.map((t, i) => readTap(t, src.def.devices.interfaces[i]?.mac))),
-    blocksP,
+    qmpP,
   ]);
-  const qmpLatencyMs = performance.now() - t0;
-  const balloon = await balloonP;
-  const memory: Record<string, number> = { ...(await guestP) };
-  if (balloon) memory.actual_balloon = Math.round(balloon.actual / 1024);
+  const memory: Record<string, number> = { ...q.guest };
+  if (q.balloonBytes !== undefined) memory.actual_balloon = Math.round(q.balloonBytes / 1024);
   if (rssKiB !== undefined) memory.rss = rssKiB;
   return {
     uuid: src.uuid,
@@ -96,10 +101,62 @@ async function gather(src: StatsSource, qmpTimeoutMs: number): Promise<DomainSta
     systemTimeNs: cpu.systemNs,
     vcpus,
     memory,
-    blocks: mapBlocks(rawBlocks, src.def),
+    blocks: mapBlocks(q.blocks, src.def),
     interfaces,
-    qmpLatencyMs,
+    qmpLatencyMs: q.latencyMs,
   };
+}
+
+interface QmpPart {
+  blocks: QmpBlockStats[];
+  balloonBytes: number | undefined;
+  guest: Record<string, number>;
+  latencyMs: number;
+}
+
+/**
+ * Sends only what this guest needs: block stats when it has disks, guest memory stats when
+ * the balloon polls them, the balloon size once (then from BALLOON_CHANGE events). When
+ * none of those applies, `query-status` is sent anyway: a round must reach QEMU, or a
+ * frozen QEMU would look healthy from /proc alone.
+ */
+async function queryQmp(src: StatsSource, timeoutMs: number): Promise<QmpPart> {
+  const t0 = performance.now();
+  const { qmp, def } = src;
+  const sent: Promise<unknown>[] = [];
+  const blocksP = def.devices.disks.length > 0 ? qmp.execute<QmpBlockStats[]>("query-blockstats", undefined, timeoutMs) : undefined;
+  if (blocksP) sent.push(blocksP);
+  const balloonP = hasBalloon(def) ? balloonBytes(qmp, timeoutMs) : undefined;
+  if (balloonP?.queried) sent.push(balloonP.value);
+  const guestP = src.balloonPath ? readGuestStats(qmp, src.balloonPath, timeoutMs) : undefined;
+  if (guestP) sent.push(guestP);
+  if (sent.length === 0) sent.push(qmp.execute("query-status", undefined, timeoutMs));
+  const [blocks, balloon, guest] = await Promise.all([blocksP ?? [], balloonP?.value, guestP ?? {}, ...sent]);
+  return { blocks, balloonBytes: balloon, guest, latencyMs: performance.now() - t0 };
+}
+
+function hasBalloon(def: DomainDef): boolean {
+  return def.devices.memballoon !== undefined && def.devices.memballoon.model !== "none";
+}
+
+/** The balloon size (bytes) per QMP connection, kept current by QEMU's BALLOON_CHANGE events. */
+const balloonCache = new WeakMap<QmpClient, { bytes?: number }>();
+
+function balloonBytes(qmp: QmpClient, timeoutMs: number): { value: Promise<number | undefined>; queried: boolean } {
+  const known = balloonCache.get(qmp);
+  if (known?.bytes !== undefined) return { value: Promise.resolve(known.bytes), queried: false };
+  const entry = known ?? { };
+  if (!known) {
+    balloonCache.set(qmp, entry);
+    qmp.onEvent((ev) => {
+      if (ev.event === "BALLOON_CHANGE" && typeof ev.data.actual === "number") entry.bytes = ev.data.actual;
+    });
+  }
+  const value = qmp.execute<{ actual: number }>("query-balloon", undefined, timeoutMs).then(
+    (r) => (entry.bytes ??= r.actual),
+    () => undefined,
+  );
+  return { value, queried: true };
 }
 
 function timeoutError(uuid: string): AgentError {
@@ -121,9 +178,10 @@ async function readVcpu(pid: number, tid: number, id: number): Promise<VcpuStats
   try {
     // schedstat: time on cpu (ns), time waiting on a runqueue (ns), timeslices.
     const [run, wait] = (await readFile(`/proc/${pid}/task/${tid}/schedstat`, "utf8")).trim().split(" ").map(Number);
+    if (run !== undefined && Number.isFinite(run)) return { id, threadId: tid, state: 1, timeNs: run, waitNs: wait ?? 0 };
+    // Without schedstats (CONFIG_SCHEDSTATS off) fall back to the thread's tick counts.
     const f = statFields(await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8"));
-    const ticksNs = (Number(f[11]) + Number(f[12])) * TICK_NS;
-    return { id, threadId: tid, state: 1, timeNs: run ?? ticksNs, waitNs: wait ?? 0 };
+    return { id, threadId: tid, state: 1, timeNs: (Number(f[11]) + Number(f[12])) * TICK_NS, waitNs: 0 };
   } catch {
     return { id, threadId: tid, state: 0, timeNs: 0 };
   }

@@ -2,9 +2,11 @@
  * The Prometheus endpoint: `/metrics` from an own prom-client Registry, on 127.0.0.1:9177
  * by default, with optional TLS and bcrypt basic auth (exporter-toolkit web-config style).
  *
- * A scrape asks the stats collector for values at most `freshness_ms` old; the collector
- * settles within the per-guest deadline, so a hung guest delays a scrape by at most that
- * deadline and is served with its last good values, `virtbus_domain_stats_up 0` and an age.
+ * By default a scrape serves the collector's latest background round and never waits on
+ * QEMU; with `freshness_ms` set it first collects when the last round is older than that.
+ * A round settles within the per-guest deadline, so a hung guest delays a scrape by at most
+ * that deadline (once: later rounds fail at once while QEMU owes an answer) and is served
+ * with its last good values, `virtbus_domain_stats_up 0` and an age.
  */
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";

@@ -106,6 +106,24 @@ describe("QmpClient against a fake QMP server", () => {
     await expect(client.execute("ok")).resolves.toBe(42);
   });
 
+  it("keeps a timed-out command counted as busy until its late reply arrives, and never hands that reply to a later command", async () => {
+    let late: { id?: string; sock: Socket } | undefined;
+    server = await fakeServer(sockPath(), (cmd, sock) => {
+      if (cmd.execute === "slow") late = { id: cmd.id, sock };
+      else sock.write(JSON.stringify({ return: `answer to ${cmd.execute}`, id: cmd.id }) + "\n");
+    });
+    client = await QmpClient.connect(sockPath(), { timeoutMs: 1000 });
+    expect(client.busy).toBe(false);
+    await expect(client.execute("slow", undefined, 30)).rejects.toMatchObject({ code: "operation_timeout" });
+    expect(client.busy).toBe(true);
+    expect(client.outstanding).toEqual({ pending: 0, timedOut: 1 });
+    const next = client.execute("next");
+    late!.sock.write(JSON.stringify({ return: "late answer to slow", id: late!.id }) + "\n");
+    await expect(next).resolves.toBe("answer to next");
+    expect(client.busy).toBe(false);
+    expect(client.outstanding).toEqual({ pending: 0, timedOut: 0 });
+  });
+
   it("rejects pending commands with operation_failed when the server hangs up", async () => {
     server = await fakeServer(sockPath(), (_cmd, sock) => sock.destroy());
     client = await QmpClient.connect(sockPath(), { timeoutMs: 1000 });

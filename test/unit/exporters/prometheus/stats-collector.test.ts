@@ -78,6 +78,21 @@ describe("StatsCollector", () => {
     expect(c.rounds).toBe(1);
   });
 
+  it("without freshness_ms a refresh serves the latest background round at once, even while the next round waits on a hung guest", async () => {
+    const h = await makeHarness({ demoDomains: 3 });
+    const fake = await useHangingFake(h);
+    const c = new StatsCollector({ services: h.services, config: { interval_ms: 200, deadline_ms: 150 }, log: h.services.log });
+    collectors.push(c);
+    expect(c.freshnessMs).toBe(350);
+    await c.start();
+    fake.hung.add(uuidOf(h, "demo-1"));
+    await sleep(260);
+    const t0 = performance.now();
+    await c.refresh();
+    expect(performance.now() - t0).toBeLessThan(40);
+    expect(fake.calls.get(uuidOf(h, "demo-2"))).toBe(2);
+  });
+
   it("refresh after the freshness window collects again", async () => {
     const { c } = await setup({ freshness_ms: 50 });
     await c.collect();
