@@ -1,6 +1,7 @@
 /** Bodies of st.<host>.snapshot and st.<host>.heartbeat, built only from the state store. */
 import { randomUUID } from "node:crypto";
 import type { Services } from "../../control/types.js";
+import type { NetworkView } from "../../drivers/network.js";
 import { toInfo } from "../../control/views.js";
 import { WIRE_VERSION } from "./codec.js";
 
@@ -23,8 +24,13 @@ export function buildSnapshot(s: Services, epoch: string, seq: number, reason: s
       uptime_s: Math.round((Date.now() - s.startedAt) / 1000),
       driver: s.hypervisor.info.name,
       domains,
+      networks: (s.network?.listNetworks() ?? []).map(toNetworkWire),
     },
   };
+}
+
+function toNetworkWire(n: NetworkView): Record<string, unknown> {
+  return { uuid: n.uuid, name: n.name, active: n.active, autostart: n.autostart, persistent: n.persistent, forward: n.forward, bridge: n.bridge, addresses: n.addresses };
 }
 
 export function buildHeartbeat(s: Services, epoch: string, h: { lastSeq: number; outboxDepth: number; connected: boolean }): Record<string, unknown> {
