@@ -39,8 +39,12 @@ interface Change {
 
 const OWNER = "snmp-notifier";
 
+type SinkSession = NsSession & { inform_: boolean; inflight_: number; sink_: string };
+
 export class Notifier {
-  private readonly sessions: NsSession[] = [];
+  private readonly sessions: SinkSession[] = [];
+  /** Informs not sent because their sink already had max_inflight unanswered ones. */
+  dropped = 0;
   private readonly lastOper = new Map<string, number>();
   private pending: Change[] = [];
   private timer?: NodeJS.Timeout;
@@ -80,8 +84,7 @@ export class Notifier {
       session = snmp.createSession(sink.host, sink.community ?? "public", { ...common, version: snmp.Version2c });
     }
     session.on("error", (err) => this.opts.log.warn({ err, sink: sink.host }, "snmp notification session error"));
-    (session as NsSession & { inform_: boolean }).inform_ = sink.inform;
-    this.sessions.push(session);
+    this.sessions.push(Object.assign(session, { inform_: sink.inform, inflight_: 0, sink_: `${sink.host}:${sink.port}` }));
   }
 
   private onLifecycle(ev: DomainLifecycle): void {
@@ -139,11 +142,29 @@ export class Notifier {
     const options = { upTime: this.opts.source.upTimeTicks() };
     for (const s of this.sessions) {
       const done = (err: unknown): void => {
-        if (err) this.opts.log.warn({ err: String(err), trap: oid }, "snmp notification not delivered");
+        if (err) this.opts.log.warn({ err: String(err), trap: oid, sink: s.sink_ }, "snmp notification not delivered");
       };
-      if ((s as NsSession & { inform_: boolean }).inform_) s.inform(oid, varbinds, options, done);
+      if (s.inform_) this.inform(s, oid, varbinds, options, done);
       else s.trap(oid, varbinds, options, done);
     }
+  }
+
+  /**
+   * net-snmp retransmits an unanswered inform with backoff but keeps every one in memory;
+   * a sink that is down during a storm would grow that without bound, so each sink gets at
+   * most max_inflight unacknowledged informs and the rest are dropped and counted.
+   */
+  private inform(s: SinkSession, oid: string, varbinds: NsVarbind[], options: Record<string, unknown>, done: (err: unknown) => void): void {
+    if (s.inflight_ >= this.opts.settings.notifications.max_inflight) {
+      this.dropped++;
+      this.opts.log.warn({ trap: oid, sink: s.sink_, dropped: this.dropped }, "snmp inform dropped: too many unacknowledged informs for this sink");
+      return;
+    }
+    s.inflight_++;
+    s.inform(oid, varbinds, options, (err) => {
+      s.inflight_--;
+      done(err);
+    });
   }
 }
 

@@ -38,6 +38,8 @@ export interface SnmpSettings {
     window_ms: number;
     retries: number;
     timeout_ms: number;
+    /** Unacknowledged informs per sink before new ones are dropped. */
+    max_inflight: number;
     sinks: SnmpSink[];
   };
 }

@@ -71,7 +71,7 @@ export function settings(over: Partial<SnmpSettings> = {}): SnmpSettings {
     cache_ms: 1000,
     set_deadline_ms: 10_000,
     agentx: { host: "127.0.0.1", port: 705, reconnect_ms: 500, caller: "agentx" },
-    notifications: { per_vm: true, bulk: true, bulk_threshold: 10, window_ms: 50, retries: 2, timeout_ms: 500, sinks: [] },
+    notifications: { per_vm: true, bulk: true, bulk_threshold: 10, window_ms: 50, retries: 2, timeout_ms: 500, max_inflight: 100, sinks: [] },
     ...over,
   };
 }
