@@ -120,9 +120,15 @@ function pciUsers(def: DomainDef): PciUser[] {
  * chipset already has them (PIIX IDE 01.1 and UHCI 01.2, ICH9 AHCI 1f.2) claim nothing.
  */
 function controllerUsers(def: DomainDef, family: MachineFamily): PciUser[] {
-  return (def.devices.controllers ?? []).flatMap((c) => {
-    if (c.address === undefined || isBuiltinAddress(family, c.type, c.address)) return [];
-    return [{ owner: `controller ${c.type} ${c.index}`, address: c.address, set: () => undefined }];
+  const d = def.devices;
+  return (d.controllers ?? []).flatMap((c, i): PciUser[] => {
+    const owner = `controller ${c.type} ${c.index}`;
+    // A root port or bridge without an address gets one here (its bus must exist at define).
+    const set = (a: PciAddress): void => {
+      d.controllers = (d.controllers ?? []).map((x, j) => (j === i ? { ...c, address: a } : x));
+    };
+    if (c.address === undefined) return c.type === "pci" && c.index > 0 ? [{ owner, address: undefined, set }] : [];
+    return isBuiltinAddress(family, c.type, c.address) ? [] : [{ owner, address: c.address, set }];
   });
 }
 
@@ -189,8 +195,9 @@ function nextFreeSlot(taken: Map<string, string>, reserved: Set<number>, owner: 
  * Returns a copy of `def` where every PCI device lacking an address has one and every
  * sata/ide/scsi disk has a drive address. User-given addresses are kept (on bus 0 or on a
  * bus a `<controller type='pci'>` creates). Deterministic: the same def always gets the
- * same result. pc: slot 2 is the primary video, q35: video takes the first free slot; then
- * interfaces, virtio disks, the balloon, sound, rng, watchdog, lowest free bus-0 slot first.
+ * same result. PCI controllers (root ports, bridges) lacking an address come first; pc: slot 2
+ * is the primary video, q35: video takes the first free slot; then interfaces, virtio disks,
+ * the balloon, sound, rng, watchdog, lowest free bus-0 slot first.
  * @throws AgentError invalid_arg on colliding or malformed user addresses,
  *   config_unsupported when bus 0 is full or an address names a bus no controller creates.
  */
@@ -198,10 +205,10 @@ export function assignAddresses(def: DomainDef, machine: string): DomainDef {
   const family = machineFamily(machine);
   const out = cloneDevices(def);
   const reserved = reservedSlots(family);
-  const users = pciUsers(out);
+  const users = [...controllerUsers(out, family), ...pciUsers(out)];
   // Slot 2 on pc is only kept free for automatic placement: a user (libvirt's video) may take it.
   const machineOwned = new Set([...reserved].filter((slot) => family !== "pc" || slot !== 2));
-  const taken = claimUserSlots(out, [...controllerUsers(out, family), ...users], machineOwned);
+  const taken = claimUserSlots(out, users, machineOwned);
   const primaryVideo = out.devices.videos.findIndex((v) => v.model !== "none");
   for (const u of users) {
     if (u.address) continue;

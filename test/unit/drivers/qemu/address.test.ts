@@ -79,6 +79,17 @@ describe("assignAddresses with PCI controllers and the libvirt device set", () =
     expect(out.devices.rngs?.[0]?.address).toEqual(at(0, 1));
   });
 
+  it("gives a pcie-root-port without an address the first free bus-0 slot, before the other devices", () => {
+    const def = load("minimal-diskless");
+    def.devices.controllers = [{ type: "pci", index: 1, model: "pcie-root-port" }];
+    def.devices.memballoon = { model: "virtio", address: at(1, 0) };
+    def.devices.rngs = [{ model: "virtio", backend: "/dev/urandom" }];
+    const out = assignAddresses(def, "pc-q35-7.2");
+    expect(out.devices.controllers?.[0]?.address).toEqual(at(0, 1));
+    expect(out.devices.rngs?.[0]?.address).toEqual(at(0, 2));
+    expect(def.devices.controllers?.[0]?.address).toBeUndefined();
+  });
+
   it("gives sound, rng and an i6300esb watchdog bus-0 slots after the balloon, and the ISA ib700 none", () => {
     const def = load("minimal-diskless");
     def.devices.memballoon = { model: "virtio" };
