@@ -21,6 +21,7 @@ const REQUIRED = [
   ["busybox", "busybox-static"],
   ["dpkg-deb", "dpkg"],
   ["cc", "gcc"],
+  ["/usr/share/OVMF/OVMF_CODE_4M.ms.fd", "ovmf"],
   ["python3", "python3"],
   ["/usr/lib/python3/dist-packages/pika/__init__.py", "python3-pika"],
   ["rabbitmq-server", "rabbitmq-server"],
