@@ -7,7 +7,9 @@
  *
  * Env: BENCH_GUESTS (50), BENCH_SCRAPES (30 per case), BENCH_AGENT_FROZEN_SCRAPES (30),
  * BENCH_LIBVIRT_FROZEN_SCRAPES (3: each may take up to the 60 s client timeout),
- * BENCH_SIDES ("agent,libvirt"), BENCH_DISK (1: each guest gets its own 1 MiB raw virtio disk;
+ * BENCH_SIDES ("agent_default,agent,libvirt": the agent with its default stats config, which
+ * serves the latest background round; the agent forced fresh, collecting on every scrape like
+ * the exporter; the exporter), BENCH_DISK (1: each guest gets its own 1 MiB raw virtio disk;
  * 0: diskless). The disk matters: for a diskless guest the libvirt exporter never reaches
  * QEMU's monitor (balloon and CPU come from events and /proc), so a frozen QEMU cannot stall
  * it; with a disk, virDomainBlockStats does, as it would for any real guest.
@@ -24,6 +26,8 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { emit, round } from "./lib.js";
 import {
+  AGENT_STATS,
+  AGENT_STATS_DEFAULT,
   runAgentSide,
   type AgentSide,
   type SideOptions,
@@ -38,7 +42,12 @@ const GUESTS = intEnv("BENCH_GUESTS", 50);
 const SCRAPES = intEnv("BENCH_SCRAPES", 30);
 const AGENT_FROZEN = intEnv("BENCH_AGENT_FROZEN_SCRAPES", 30);
 const LIBVIRT_FROZEN = intEnv("BENCH_LIBVIRT_FROZEN_SCRAPES", 3);
-const SIDES = (process.env["BENCH_SIDES"] ?? "agent,libvirt").split(",");
+const SIDES = (
+  process.env["BENCH_SIDES"] ?? "agent_default,agent,libvirt"
+).split(",");
+/** Default mode: wait out one background round (interval + deadline) before each case. */
+const DEFAULT_SETTLE_MS =
+  AGENT_STATS_DEFAULT.interval_ms + AGENT_STATS_DEFAULT.deadline_ms + 500;
 const DISK = intEnv("BENCH_DISK", 1, 0) === 1;
 const WARMUP = 3;
 const LIBVIRT_TIMEOUT_MS = 60_000;
@@ -114,13 +123,15 @@ async function side<T>(name: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The headline numbers the renderer needs, computed once here. */
+const ratio = (x: number | undefined, y: number | undefined) =>
+  x && y ? round(y / x, 1) : null;
+
+/** The headline numbers the renderer needs, computed once here. `a` is the forced-fresh agent. */
 function compare(
   a: AgentSide | undefined,
   l: LibvirtSide | undefined,
+  d: AgentSide | undefined,
 ): Record<string, unknown> {
-  const ratio = (x: number | undefined, y: number | undefined) =>
-    x && y ? round(y / x, 1) : null;
   return {
     speedup_p50: ratio(a?.normal.latency_ms.p50, l?.normal.latency_ms.p50),
     speedup_p99: ratio(a?.normal.latency_ms.p99, l?.normal.latency_ms.p99),
@@ -128,18 +139,33 @@ function compare(
       a?.frozen.latency_ms.p50,
       l?.frozen.latency_ms.p50,
     ),
+    speedup_p50_default: ratio(d?.normal.latency_ms.p50, l?.normal.latency_ms.p50),
+    speedup_p99_default: ratio(d?.normal.latency_ms.p99, l?.normal.latency_ms.p99),
+    frozen_speedup_p50_default: ratio(
+      d?.frozen.latency_ms.p50,
+      l?.frozen.latency_ms.p50,
+    ),
     target_speedup: 5,
     meets_speedup_target:
       a && l ? l.normal.latency_ms.p50 / a.normal.latency_ms.p50 >= 5 : null,
+    meets_speedup_target_default:
+      d && l ? l.normal.latency_ms.p50 / d.normal.latency_ms.p50 >= 5 : null,
     agent_frozen_max_ms: a?.frozen.max_ms ?? null,
-    agent_frozen_within_deadline: a
-      ? a.frozen.max_ms <= a.config.deadline_target_ms && a.frozen.non_200 === 0
-      : null,
+    agent_frozen_within_deadline: a ? frozenOk(a) : null,
     agent_frozen_stats_up_0: a ? a.frozen_check.stats_up_last === 0 : null,
+    agent_default_frozen_max_ms: d?.frozen.max_ms ?? null,
+    agent_default_frozen_within_deadline: d ? frozenOk(d) : null,
+    agent_default_frozen_stats_up_0: d
+      ? d.frozen_check.stats_up_last === 0
+      : null,
     libvirt_frozen_max_ms: l?.frozen.max_ms ?? null,
     libvirt_frozen_timeouts: l?.frozen.timeouts ?? null,
     libvirt_frozen_stalls: l?.frozen.stalls ?? null,
   };
+}
+
+function frozenOk(a: AgentSide): boolean {
+  return a.frozen.max_ms <= a.config.deadline_target_ms && a.frozen.non_200 === 0;
 }
 
 process.once("SIGINT", onSignal);
@@ -149,11 +175,18 @@ const sampleXml = guestXml("NAME")
   .replace(/\s+/g, " ")
   .replaceAll(imageDir, "DIR");
 let agent: AgentSide | undefined;
+let agentDefault: AgentSide | undefined;
 let libvirt: LibvirtSide | undefined;
 try {
   if (SIDES.includes("libvirt")) await checkLibvirtTools();
+  if (SIDES.includes("agent_default"))
+    agentDefault = await side("agent (default stats config)", () =>
+      runAgentSide(sideOptions(AGENT_FROZEN), AGENT_STATS_DEFAULT, DEFAULT_SETTLE_MS),
+    );
   if (SIDES.includes("agent"))
-    agent = await side("agent", () => runAgentSide(sideOptions(AGENT_FROZEN)));
+    agent = await side("agent (forced fresh)", () =>
+      runAgentSide(sideOptions(AGENT_FROZEN), AGENT_STATS),
+    );
   if (SIDES.includes("libvirt"))
     libvirt = await side("libvirt", () =>
       runLibvirtSide(sideOptions(LIBVIRT_FROZEN), LIBVIRT_TIMEOUT_MS),
@@ -174,7 +207,8 @@ emit("scrape", {
     load_avg_start: load0.map((x) => round(x, 2)),
     load_avg_end: loadavg().map((x) => round(x, 2)),
   },
-  summary: compare(agent, libvirt),
+  summary: compare(agent, libvirt, agentDefault),
   agent: agent ?? null,
+  agent_default: agentDefault ?? null,
   libvirt: libvirt ?? null,
 });
