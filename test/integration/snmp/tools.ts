@@ -12,6 +12,7 @@ const PACKAGE_OF: Record<string, string> = {
   snmptable: "snmp",
   snmptrapd: "snmptrapd",
   snmpd: "snmpd",
+  ip: "iproute2",
 };
 
 /** Fails (never skips) with the Debian package to install when a tool is missing. */
