@@ -41,10 +41,11 @@ export class Subagent {
 
   constructor(private readonly opts: SubagentOptions) {}
 
+  /** Never fails on an absent master: snmpd may start after the agent, and is retried every reconnect_ms. */
   async start(): Promise<void> {
     fixAgentxOctetStrings();
     this.stopped = false;
-    await this.connect();
+    await this.connect().catch((err: unknown) => this.opts.log.warn({ err: String(err) }, "agentx master not reachable yet; retrying"));
   }
 
   async stop(): Promise<void> {
@@ -68,6 +69,8 @@ export class Subagent {
     sub.on("error", (err) => this.opts.log.debug({ err: String(err) }, "agentx socket error"));
     sub.on("close", () => this.onClosed(sub));
     this.ready = new Promise((resolve, reject) => {
+      // A refused or dropped connection never answers the Open: settle here (no-op once open).
+      sub.on("close", () => reject(new AgentError("operation_failed", `agentx master ${host}:${port} closed the connection`, { component: "snmp" })));
       sub.open((err) => {
         if (err) return reject(new AgentError("operation_failed", `agentx open failed: ${String(err)}`, { component: "snmp" }));
         this.register(sub).then(resolve, reject);

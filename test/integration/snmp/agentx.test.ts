@@ -115,4 +115,19 @@ describe("AgentX subagent behind a real snmpd", () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect([...parseLines(r.stdout).values()].sort()).toEqual(h.store.listDomains().map((d) => d.name).sort());
   }, 30_000);
+
+  it("a subagent started before snmpd keeps retrying and registers once snmpd is up", async () => {
+    const late = await makeSnmpd(join(dir, "late"));
+    const config = settings({ mode: "agentx", agentx: { host: "127.0.0.1", port: late.agentxPort, reconnect_ms: 200, caller: "snmpd-admin" } });
+    const early = new SnmpExporter({ services: h.services, dispatcher: h.dispatcher, config, stateDir: join(dir, "state"), log: h.services.log });
+    await early.start();
+    try {
+      await new Promise((r) => setTimeout(r, 500)); // a few refused connections
+      await late.start();
+      await waitForAnswer(late.udpPort, VM_NUMBER);
+    } finally {
+      await early.stop();
+      await late.stop();
+    }
+  }, 30_000);
 });
