@@ -84,6 +84,12 @@ ${table(
     ["libvirtGuestTable (warm)", `${g} ms`, String(r["libvirt_guest_table_varbinds"])],
     ["libvirtGuestTable (cold: view rebuilt)", `${r["libvirt_guest_table_walk_cold_ms"] as number} ms`, String(r["libvirt_guest_table_varbinds"])],
     ["vmTable", `${v} ms`, String(r["vm_table_varbinds"])],
+    ...(r["real_guests"] === undefined
+      ? []
+      : [
+          [`libvirtGuestTable, ${r["real_guests"] as number} real QEMU guests`, `${r["real_libvirt_guest_table_walk_ms"] as number} ms`, String(r["real_libvirt_guest_table_varbinds"])],
+          [`vmTable, ${r["real_guests"] as number} real QEMU guests`, `${r["real_vm_table_walk_ms"] as number} ms`, "–"],
+        ]),
   ],
 )}
 
