@@ -2,7 +2,7 @@
  * Fresh statistics of a running guest: CPU from /proc, block and balloon from QMP, taps
  * from /sys. All sources run in parallel and race the caller's deadline.
  */
-import { readFile } from "node:fs/promises";
+import { open, readFile, type FileHandle } from "node:fs/promises";
 import type { BlockStats, DomainStats, InterfaceStats, VcpuStats } from "../../core/state-store.js";
 import type { DomainDef } from "../../model/domain-def.js";
 import { AgentError } from "../../model/errors.js";
@@ -83,10 +83,11 @@ export async function collectStats(src: StatsSource, deadlineMs: number): Promis
 async function gather(src: StatsSource, qmpTimeoutMs: number): Promise<DomainStats> {
   // Every QMP command is written before anything is awaited: one monitor round trip per guest.
   const qmpP = queryQmp(src, qmpTimeoutMs);
+  const proc = procFilesOf(src.qmp);
   const [cpu, vcpus, rssKiB, interfaces, q] = await Promise.all([
-    readCpu(src.pid),
-    Promise.all(src.vcpuThreads.map((tid, id) => readVcpu(src.pid, tid, id))),
-    readRssKiB(src.pid),
+    readCpu(proc, src.pid),
+    Promise.all(src.vcpuThreads.map((tid, id) => readVcpu(proc, src.pid, tid, id))),
+    readRssKiB(proc, src.pid),
     Promise.all(src.taps.map((t, i) => readTap(t, src.def.devices.interfaces[i]?.mac))),
     qmpP,
   ]);
@@ -168,16 +169,60 @@ function statFields(text: string): string[] {
   return text.slice(text.lastIndexOf(")") + 2).split(" ");
 }
 
-async function readCpu(pid: number): Promise<{ userNs: number; systemNs: number }> {
-  const f = statFields(await readFile(`/proc/${pid}/stat`, "utf8"));
+/**
+ * The /proc files of one QEMU, kept open for the life of its QMP connection: a pread at
+ * offset 0 regenerates a procfs file, one thread-pool trip where readFile() needs five
+ * (open, fstat, read, read, close) — at 50 guests that was most of a round's own cost.
+ */
+class ProcFiles {
+  private readonly handles = new Map<string, Promise<FileHandle>>();
+  private closed = false;
+
+  async read(path: string): Promise<string> {
+    let h = this.handles.get(path);
+    if (!h) {
+      h = open(path, "r");
+      if (!this.closed) this.handles.set(path, h);
+      h.catch(() => this.handles.delete(path));
+    }
+    const fh = await h;
+    if (this.closed) void fh.close().catch(() => undefined);
+    const buf = Buffer.allocUnsafe(4096);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.toString("utf8", 0, bytesRead);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const h of this.handles.values()) void h.then((fh) => fh.close()).catch(() => undefined);
+    this.handles.clear();
+  }
+}
+
+const procFiles = new WeakMap<QmpClient, ProcFiles>();
+
+/** One ProcFiles per QMP connection (so per QEMU process), closed when the connection ends. */
+function procFilesOf(qmp: QmpClient): ProcFiles {
+  let p = procFiles.get(qmp);
+  if (!p) {
+    const files = new ProcFiles();
+    procFiles.set(qmp, files);
+    qmp.onClose(() => files.close());
+    p = files;
+  }
+  return p;
+}
+
+async function readCpu(proc: ProcFiles, pid: number): Promise<{ userNs: number; systemNs: number }> {
+  const f = statFields(await proc.read(`/proc/${pid}/stat`));
   // utime and stime are fields 14 and 15.
   return { userNs: Number(f[11]) * TICK_NS, systemNs: Number(f[12]) * TICK_NS };
 }
 
-async function readVcpu(pid: number, tid: number, id: number): Promise<VcpuStats> {
+async function readVcpu(proc: ProcFiles, pid: number, tid: number, id: number): Promise<VcpuStats> {
   try {
     // schedstat: time on cpu (ns), time waiting on a runqueue (ns), timeslices.
-    const [run, wait] = (await readFile(`/proc/${pid}/task/${tid}/schedstat`, "utf8")).trim().split(" ").map(Number);
+    const [run, wait] = (await proc.read(`/proc/${pid}/task/${tid}/schedstat`)).trim().split(" ").map(Number);
     if (run !== undefined && Number.isFinite(run)) return { id, threadId: tid, state: 1, timeNs: run, waitNs: wait ?? 0 };
     // Without schedstats (CONFIG_SCHEDSTATS off) fall back to the thread's tick counts.
     const f = statFields(await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8"));
@@ -187,8 +232,8 @@ async function readVcpu(pid: number, tid: number, id: number): Promise<VcpuStats
   }
 }
 
-async function readRssKiB(pid: number): Promise<number | undefined> {
-  const text = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+async function readRssKiB(proc: ProcFiles, pid: number): Promise<number | undefined> {
+  const text = await proc.read(`/proc/${pid}/status`).catch(() => "");
   const m = /^VmRSS:\s+(\d+) kB/m.exec(text);
   return m ? Number(m[1]) : undefined;
 }
