@@ -16,7 +16,8 @@ import { guestXml } from "../qemu/driver-fixture.js";
 import { makeTempDirs, PidTracker, QEMU_BINARY, requireQemu, type TempDirs } from "../qemu/helpers.js";
 import { parseExposition, valueOf } from "../../unit/exporters/prometheus/exposition.js";
 
-const DEADLINE_MS = 500;
+// Long enough that "waited for the deadline" and "did not wait" stay far apart on a loaded CI machine.
+const DEADLINE_MS = 2000;
 
 /** Every QMP command the driver sent, as [domain uuid, command], from the "qmp send" debug lines. */
 class QmpLog {
@@ -109,7 +110,7 @@ describe("QMP cost of stats collection with real QEMU guests", () => {
     console.log(`scrape ms with a frozen guest: ${[first, ...later].map((x) => x.ms.toFixed(1)).join(", ")}`);
     expect(first.ms).toBeGreaterThanOrEqual(DEADLINE_MS - 20);
     for (const x of later) {
-      expect(x.ms).toBeLessThan(DEADLINE_MS / 3);
+      expect(x.ms).toBeLessThan(DEADLINE_MS / 2);
       expect(valueOf(x.s, "virtbus_domain_stats_up", { domain: "cost-disk" })).toBe(0);
       expect(valueOf(x.s, "virtbus_domain_stats_up", { domain: "cost-balloon" })).toBe(1);
     }
