@@ -16,17 +16,17 @@ export async function renderConfigTypes(schemaPath = "config/agent.schema.json")
   });
 }
 
-type SchemaNode = { properties?: Record<string, SchemaNode>; required?: string[]; default?: unknown; additionalProperties?: unknown };
+type SchemaNode = { properties?: Record<string, SchemaNode>; required?: string[]; default?: unknown; additionalProperties?: unknown; items?: unknown };
 
-/** ajv fills defaults before the config is typed, so a property with a default is always present. */
+/** ajv fills defaults (also inside array items) before the config is typed, so a property with a default is always present. */
 function markDefaultedRequired(node: SchemaNode): SchemaNode {
   if (node.properties) {
     const withDefault = Object.entries(node.properties).filter(([, p]) => p.default !== undefined).map(([k]) => k);
     node.required = [...new Set([...(node.required ?? []), ...withDefault])];
     for (const p of Object.values(node.properties)) markDefaultedRequired(p);
   }
-  if (typeof node.additionalProperties === "object" && node.additionalProperties !== null) {
-    markDefaultedRequired(node.additionalProperties as SchemaNode);
+  for (const child of [node.additionalProperties, node.items]) {
+    if (typeof child === "object" && child !== null) markDefaultedRequired(child as SchemaNode);
   }
   return node;
 }

@@ -149,21 +149,21 @@ export interface AgentConfig {
      */
     communities: {
       name: string;
-      allow_remote?: boolean;
+      allow_remote: boolean;
     }[];
     /**
      * SNMPv3 USM users (authPriv only)
      */
     users: {
       name: string;
-      auth_protocol?: "sha" | "sha256" | "sha512";
+      auth_protocol: "sha" | "sha256" | "sha512";
       auth_key: string;
-      priv_protocol?: "aes" | "aes256b" | "aes256r";
+      priv_protocol: "aes" | "aes256b" | "aes256r";
       priv_key: string;
       /**
        * write also needs an authz role allowing the command
        */
-      access?: "read" | "write";
+      access: "read" | "write";
     }[];
     /**
      * default: generated once, kept in the state dir
@@ -193,14 +193,14 @@ export interface AgentConfig {
       max_inflight: number;
       sinks: {
         host: string;
-        port?: number;
-        version?: "2c" | "3";
+        port: number;
+        version: "2c" | "3";
         community?: string;
         /**
          * an entry of snmp.users (v3 sinks)
          */
         user?: string;
-        inform?: boolean;
+        inform: boolean;
       }[];
     };
   };

@@ -11,8 +11,7 @@ import { bootEngine, type EngineState } from "./engine-state.js";
 import { MibSource } from "./mib-source.js";
 import { Notifier } from "./notifier.js";
 import { commitSet, planSet, snmpWritable, type SetVarbind } from "./set-plan.js";
-import { normaliseSettings, type SnmpSettings } from "./settings.js";
-import type { AgentConfig } from "../../core/config-types.js";
+import type { SnmpSettings } from "./settings.js";
 import { StandaloneAgent } from "./standalone.js";
 import { Subagent } from "./subagent.js";
 import { VmIndexMap } from "./vm-index.js";
@@ -20,8 +19,8 @@ import { VmIndexMap } from "./vm-index.js";
 export interface SnmpExporterOptions {
   services: Services;
   dispatcher: Dispatcher;
-  /** The `snmp` config section (as loaded) or already-normalised settings. */
-  config: AgentConfig["snmp"] | SnmpSettings;
+  /** The `snmp` config section as loaded (defaults filled by the config loader). */
+  config: SnmpSettings;
   stateDir: string;
   log: Logger;
 }
@@ -35,11 +34,7 @@ export class SnmpExporter implements Component {
   private notifier?: Notifier;
   private readonly vmIndex: VmIndexMap;
 
-  private readonly opts: SnmpExporterOptions & { config: SnmpSettings };
-
-  constructor(options: SnmpExporterOptions) {
-    const opts = { ...options, config: normaliseSettings(options.config) };
-    this.opts = opts;
+  constructor(private readonly opts: SnmpExporterOptions) {
     this.vmIndex = new VmIndexMap(opts.stateDir);
     this.source = new MibSource({ services: opts.services, vmIndex: this.vmIndex, log: opts.log, ttlMs: opts.config.cache_ms });
     this.source.perVmNotifications = opts.config.notifications.per_vm;
