@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { guestXml, makeDriver, type DriverFixture } from "./driver-fixture.js";
-import { isAlive, makeTempDirs, PidTracker, requireQemu, sleep, type TempDirs } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { guestXml, useOpenDriver } from "./driver-fixture.js";
+import { isAlive, sleep } from "./helpers.js";
 
 /**
  * SeaBIOS has no OS to answer ACPI, so the guest's own power-off is simulated the way a
@@ -11,68 +11,53 @@ import { isAlive, makeTempDirs, PidTracker, requireQemu, sleep, type TempDirs } 
 const GUEST_POWEROFF = "o/w 0x604 0x2000";
 
 describe("QemuDriver reacts to guest-initiated events (real QEMU)", () => {
-  let dirs: TempDirs;
-  let fx: DriverFixture;
-  const pids = new PidTracker();
-
-  beforeAll(async () => {
-    requireQemu();
-    dirs = makeTempDirs("vb-guest-");
-    fx = makeDriver(dirs);
-    await fx.driver.open();
-  });
-  afterEach(() => pids.killAll());
-  afterAll(async () => {
-    await fx?.driver.close();
-    pids.killAll();
-    dirs?.cleanup();
-  });
+  const t = useOpenDriver("vb-guest-");
 
   async function running(name: string, onPoweroff?: string) {
     const xml = guestXml(name).replace("</devices>", `</devices>${onPoweroff ? `<on_poweroff>${onPoweroff}</on_poweroff>` : ""}`);
-    const { view } = await fx.driver.defineDomain(xml);
-    const v = await fx.driver.startDomain(view.uuid);
-    pids.add(v.pid);
+    const { view } = await t.fx.driver.defineDomain(xml);
+    const v = await t.fx.driver.startDomain(view.uuid);
+    t.pids.add(v.pid);
     await sleep(300); // let SeaBIOS program the PM I/O base
     return v;
   }
 
   it("turns a guest power-off into shutdown/finished then stopped/shutdown and ends the process", async () => {
     const v = await running("poweroff1");
-    const stopped = fx.bus.waitFor("domain.lifecycle", (p) => p.uuid === v.uuid && p.event === "stopped", 5000);
-    await fx.driver.monitorCommand(v.uuid, GUEST_POWEROFF);
+    const stopped = t.fx.bus.waitFor("domain.lifecycle", (p) => p.uuid === v.uuid && p.event === "stopped", 5000);
+    await t.fx.driver.monitorCommand(v.uuid, GUEST_POWEROFF);
     expect((await stopped).payload).toMatchObject({ detail: "shutdown", state: "shutoff", reason: "shutdown" });
-    expect(fx.eventsOf(v.uuid)).toEqual(["defined/added", "started/booted", "shutdown/finished", "stopped/shutdown"]);
+    expect(t.fx.eventsOf(v.uuid)).toEqual(["defined/added", "started/booted", "shutdown/finished", "stopped/shutdown"]);
     expect(isAlive(v.pid!)).toBe(false);
   });
 
   it("keeps the process after a guest power-off when on_poweroff is preserve", async () => {
     const v = await running("preserve1", "preserve");
-    const shutdown = fx.bus.waitFor("domain.lifecycle", (p) => p.uuid === v.uuid && p.event === "shutdown", 5000);
-    await fx.driver.monitorCommand(v.uuid, GUEST_POWEROFF);
+    const shutdown = t.fx.bus.waitFor("domain.lifecycle", (p) => p.uuid === v.uuid && p.event === "shutdown", 5000);
+    await t.fx.driver.monitorCommand(v.uuid, GUEST_POWEROFF);
     await shutdown;
     await sleep(200);
-    expect(fx.store.getDomain(v.uuid)).toMatchObject({ state: "shutdown", reason: "user", pid: v.pid });
+    expect(t.fx.store.getDomain(v.uuid)).toMatchObject({ state: "shutdown", reason: "user", pid: v.pid });
     expect(isAlive(v.pid!)).toBe(true);
-    expect(fx.store.getDomain(v.uuid)?.tainted).toBe(true);
-    await fx.driver.destroyDomain(v.uuid);
+    expect(t.fx.store.getDomain(v.uuid)?.tainted).toBe(true);
+    await t.fx.driver.destroyDomain(v.uuid);
   });
 
   it("turns the power-off that follows a reboot request into a reset, with no stop events", async () => {
     const v = await running("reboot1");
-    await fx.driver.rebootDomain(v.uuid);
-    await fx.driver.monitorCommand(v.uuid, GUEST_POWEROFF);
+    await t.fx.driver.rebootDomain(v.uuid);
+    await t.fx.driver.monitorCommand(v.uuid, GUEST_POWEROFF);
     await sleep(500);
-    expect(fx.store.getDomain(v.uuid)).toMatchObject({ state: "running", pid: v.pid });
+    expect(t.fx.store.getDomain(v.uuid)).toMatchObject({ state: "running", pid: v.pid });
     expect(isAlive(v.pid!)).toBe(true);
-    expect(fx.eventsOf(v.uuid)).toEqual(["defined/added", "started/booted"]);
-    await fx.driver.destroyDomain(v.uuid);
+    expect(t.fx.eventsOf(v.uuid)).toEqual(["defined/added", "started/booted"]);
+    await t.fx.driver.destroyDomain(v.uuid);
   });
 
   it("resets a running guest in place without lifecycle events", async () => {
     const v = await running("reset1");
-    expect(await fx.driver.resetDomain(v.uuid)).toMatchObject({ state: "running", pid: v.pid });
-    expect(fx.eventsOf(v.uuid)).toEqual(["defined/added", "started/booted"]);
-    await fx.driver.destroyDomain(v.uuid);
+    expect(await t.fx.driver.resetDomain(v.uuid)).toMatchObject({ state: "running", pid: v.pid });
+    expect(t.fx.eventsOf(v.uuid)).toEqual(["defined/added", "started/booted"]);
+    await t.fx.driver.destroyDomain(v.uuid);
   });
 });
