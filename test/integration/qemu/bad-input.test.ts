@@ -2,7 +2,8 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { AgentError } from "../../../agent/model/errors.js";
-import { guestXml, useOpenDriver } from "./driver-fixture.js";
+import { guestXml } from "./driver-fixture.js";
+import { useOpenDriver } from "./open-driver.js";
 
 describe("QemuDriver rejects bad input cleanly (real QEMU)", () => {
   const t = useOpenDriver("vb-bad-");

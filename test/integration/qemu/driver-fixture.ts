@@ -4,8 +4,7 @@ import type { DomainLifecycle } from "../../../agent/core/events.js";
 import { silentLogger } from "../../../agent/core/log.js";
 import { StateStore } from "../../../agent/core/state-store.js";
 import { QemuDriver } from "../../../agent/drivers/qemu/driver.js";
-import { afterAll, afterEach, beforeAll } from "vitest";
-import { makeTempDirs, PidTracker, QEMU_BINARY, requireQemu, type TempDirs } from "./helpers.js";
+import { QEMU_BINARY, type TempDirs } from "./helpers.js";
 
 export interface DriverFixture {
   driver: QemuDriver;
@@ -39,32 +38,4 @@ export function guestXml(name: string, extra: { uuid?: string; memoryKiB?: numbe
   <features><acpi/><apic/></features>
   <devices>${emulator}${extra.devices ?? ""}</devices>
 </domain>`;
-}
-
-export interface OpenDriver {
-  fx: DriverFixture;
-  dirs: TempDirs;
-  pids: PidTracker;
-}
-
-/**
- * Registers the hooks every driver test file needs (call inside `describe`): fail without
- * QEMU, an opened driver on fresh temp dirs before all tests, leftover QEMUs killed after
- * each test, the driver closed and the dirs removed after all. Fields are set in beforeAll.
- */
-export function useOpenDriver(prefix: string): OpenDriver {
-  const t = { pids: new PidTracker() } as OpenDriver;
-  beforeAll(async () => {
-    requireQemu();
-    t.dirs = makeTempDirs(prefix);
-    t.fx = makeDriver(t.dirs);
-    await t.fx.driver.open();
-  });
-  afterEach(() => t.pids.killAll());
-  afterAll(async () => {
-    await t.fx?.driver.close();
-    t.pids.killAll();
-    t.dirs?.cleanup();
-  });
-  return t;
 }

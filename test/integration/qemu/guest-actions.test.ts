@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { guestXml, useOpenDriver } from "./driver-fixture.js";
+import { guestXml } from "./driver-fixture.js";
+import { useOpenDriver } from "./open-driver.js";
 import { isAlive, sleep } from "./helpers.js";
 
 /**

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { statusPath } from "../../../agent/drivers/qemu/status.js";
 import { AgentError } from "../../../agent/model/errors.js";
-import { guestXml, useOpenDriver } from "./driver-fixture.js";
+import { guestXml } from "./driver-fixture.js";
+import { useOpenDriver } from "./open-driver.js";
 import { isAlive } from "./helpers.js";
 
 describe("QemuDriver lifecycle with real QEMU (TCG, diskless SeaBIOS guests)", () => {
