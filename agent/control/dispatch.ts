@@ -4,6 +4,7 @@
  * → per-object serialisation → handler → audit.
  */
 import { Ajv, type ValidateFunction } from "ajv";
+import type { Logger } from "pino";
 import { AgentError, toAgentError, type ErrorCode } from "../model/errors.js";
 import type { Policy } from "./policy.js";
 import type { Caller, CommandSpec, Services } from "./types.js";
@@ -70,9 +71,20 @@ export class Dispatcher {
       const key = domain ? `domain:${domain.uuid}` : spec.target === "network" ? `network:${target ?? ""}` : `host:${op}`;
       const result = await this.mutex.run(key, async () => {
         this.checkDeadline(opts.deadline); // it may have passed while waiting for the lock
-        const log = this.services.log.child(domain ? { op, domain: domain.uuid } : { op });
+        const services = this.services;
+        let log: Logger | undefined;
         return spec.handler(
-          { services: this.services, caller, commandId: opts.commandId, deadline: opts.deadline, domainUuid: domain?.uuid, log },
+          {
+            services,
+            caller,
+            commandId: opts.commandId,
+            deadline: opts.deadline,
+            domainUuid: domain?.uuid,
+            // Built on first use: most handlers never log, and a pino child per command is not free.
+            get log(): Logger {
+              return (log ??= services.log.child(domain ? { op, domain: domain.uuid } : { op }));
+            },
+          },
           args,
         );
       });
