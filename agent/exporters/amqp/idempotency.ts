@@ -7,6 +7,9 @@
  * `done` records, replayed into a bounded LRU map at start and compacted (rewritten with
  * the live entries, fsync'ed, renamed) when it holds twice the bound.
  *
+ * `done` records are written once per event-loop turn, after the turn's replies went out
+ * (one write(2) for every command finished in the turn); a `begin` is written at once.
+ *
  * Crash rule: a `begin` for a mutating command is fsync'ed (on the thread pool, so other
  * commands keep flowing) before the handler runs. A read-only command writes no `begin`
  * at all and its `done` is not fsync'ed: running one again after a crash is harmless. If the agent dies before `done` is written, a
@@ -38,6 +41,10 @@ export class IdempotencyStore {
   private fd: number;
   private lines = 0;
   private syncing = 0;
+  /** Journal lines not yet written (see flushLines()). */
+  private buf: string[] = [];
+  private bufScheduled = false;
+  private closed = false;
   private flushing = false;
   private waiting: (() => void)[] = [];
   /** Old fds a background fsync still used when they were retired; closed when none runs. */
@@ -78,6 +85,7 @@ export class IdempotencyStore {
     this.put(key, entry);
     if (!durable) return Promise.resolve();
     this.write({ k: key, s: entry.state, at: entry.at });
+    this.flushLines();
     return new Promise((resolve) => {
       this.waiting.push(resolve);
       if (!this.flushing) this.syncRound();
@@ -109,6 +117,9 @@ export class IdempotencyStore {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.flushLines();
+    this.closed = true;
     fsyncSync(this.fd);
     this.retire(this.fd);
   }
@@ -125,8 +136,26 @@ export class IdempotencyStore {
   }
 
   private write(line: JournalLine): void {
-    writeSync(this.fd, `${JSON.stringify(line)}\n`);
-    if (++this.lines > 2 * this.max) this.compact();
+    this.buf.push(`${JSON.stringify(line)}\n`);
+    if (this.bufScheduled) return;
+    this.bufScheduled = true;
+    setImmediate(() => this.flushLines());
+  }
+
+  /** Writes buffered journal lines now (the consumer calls it before acking a command). */
+  flush(): void {
+    this.flushLines();
+  }
+
+  /** Writes the buffered journal lines in one write(2) (in order: begin() flushes first). */
+  private flushLines(): void {
+    this.bufScheduled = false;
+    if (this.buf.length === 0 || this.closed) return;
+    const text = this.buf.join("");
+    this.lines += this.buf.length;
+    this.buf = [];
+    writeSync(this.fd, text);
+    if (this.lines > 2 * this.max) this.compact();
   }
 
   private compact(): void {

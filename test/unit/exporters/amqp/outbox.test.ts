@@ -121,6 +121,28 @@ describe("the idempotency journal", () => {
     s.close();
   });
 
+  it("writes finished records once per turn, ahead of a later start record, and at once on flush()", async () => {
+    const dir = tmp();
+    const s = IdempotencyStore.open(dir, 1000);
+    const journalKeys = (): string[] => readFileSync(join(dir, "idempotency.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { k: string }).k);
+    s.finish("r1", { status: "ok" });
+    s.finish("r2", { status: "ok" });
+    expect(journalKeys()).toEqual([]); // buffered: nothing written inside the turn
+    expect(s.get("r1")?.state).toBe("done"); // but already answered from memory
+    s.flush();
+    expect(journalKeys()).toEqual(["r1", "r2"]);
+    s.finish("r3", { status: "ok" });
+    await s.begin("m", true); // a start record goes to disk at once, after what was buffered
+    expect(journalKeys()).toEqual(["r1", "r2", "r3", "m"]);
+    s.finish("r4", { status: "ok" });
+    await new Promise((r) => setImmediate(r));
+    expect(journalKeys()).toEqual(["r1", "r2", "r3", "m", "r4"]);
+    s.close();
+    s.finish("late", { status: "ok" }); // after close: kept in memory, never written to a closed fd
+    await new Promise((r) => setImmediate(r));
+    expect(journalKeys()).not.toContain("late");
+  });
+
   it("stays bounded, forgetting the least recently used, also after compaction", () => {
     const dir = tmp();
     const s = IdempotencyStore.open(dir, 100);
