@@ -41,6 +41,16 @@ export interface AmqpHealth {
 }
 
 const SUBSCRIBER = "amqp-exporter";
+/** How long an audit record may wait to share its outbox write and publish burst. */
+const AUDIT_BATCH_MS = 10;
+
+/** A record whose seq is fixed and whose body is built when the batch is written. */
+interface PendingRecord {
+  head: Pick<NewRecord, "exchange" | "routingKey" | "type">;
+  seq: number;
+  time: number;
+  body: Record<string, unknown> | (() => Record<string, unknown>);
+}
 
 export class AmqpExporter implements Component {
   readonly name = "amqp";
@@ -56,8 +66,9 @@ export class AmqpExporter implements Component {
   private timers: NodeJS.Timeout[] = [];
   private seq = 0;
   /** Records with their seq assigned, written to the outbox in one batch per event-loop turn. */
-  private pending: NewRecord[] = [];
+  private pending: PendingRecord[] = [];
   private flushScheduled = false;
+  private auditTimer: NodeJS.Timeout | undefined;
   private baseProps: Options.Publish = {};
 
   constructor(private readonly opts: AmqpExporterOptions) {
@@ -140,6 +151,13 @@ export class AmqpExporter implements Component {
       this.enqueueSnapshot("resync");
       return;
     }
+    // Only the seq is taken now; the body is built in flush(), after a command's reply has
+    // left (the audit event of every command would otherwise be serialised on its reply's
+    // critical path). Event payloads are fresh objects of plain values, never mutated later.
+    this.append({ exchange: "events", routingKey: eventRoutingKey(this.services.hostId, ev), type: ev.name }, () => this.eventBody(ev));
+  }
+
+  private eventBody(ev: EventEnvelope): Record<string, unknown> {
     const p = ev.payload as unknown as Record<string, unknown>;
     const body: Record<string, unknown> = {
       v: WIRE_VERSION,
@@ -147,13 +165,12 @@ export class AmqpExporter implements Component {
       event_type: ev.name,
       host: this.services.hostId,
       epoch: this.epoch,
-      seq: this.seq + 1,
       time: new Date(ev.time).toISOString(),
       payload: toWireKeys(p),
     };
     if (typeof p["causedBy"] === "string") body["caused_by"] = p["causedBy"];
     if (typeof p["requestedBy"] === "string") body["requested_by"] = p["requestedBy"];
-    this.append({ exchange: "events", routingKey: eventRoutingKey(this.services.hostId, ev), type: ev.name }, body);
+    return body;
   }
 
   /**
@@ -162,11 +179,15 @@ export class AmqpExporter implements Component {
    * one write for everything emitted in the turn: a command's audit event then never sits
    * between its handler and its reply, and a burst costs one write(2), not one per event.
    */
-  private append(head: Pick<NewRecord, "exchange" | "routingKey" | "type">, body: Record<string, unknown>): void {
+  private append(head: Pick<NewRecord, "exchange" | "routingKey" | "type">, body: Record<string, unknown> | (() => Record<string, unknown>)): void {
     if (!this.outbox) return;
     this.seq++;
-    const messageId = typeof body["event_id"] === "string" ? body["event_id"] : randomUUID();
-    this.pending.push({ ...head, messageId, epoch: this.epoch, seq: this.seq, time: Date.now(), body: JSON.stringify({ ...body, event_id: messageId, seq: this.seq }) });
+    this.pending.push({ head, seq: this.seq, time: Date.now(), body });
+    if (head.type === "command.audit") this.scheduleAuditFlush();
+    else this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // Two turns, not one: a command's reply is published (amqplib writes it to the socket in
@@ -175,10 +196,27 @@ export class AmqpExporter implements Component {
     setImmediate(() => setImmediate(() => this.flush()));
   }
 
+  /**
+   * Audit records wait up to AUDIT_BATCH_MS for company (any other event flushes them at
+   * once, in seq order): a controller issuing commands back to back then costs one outbox
+   * write and one burst of publishes per batch instead of per command, work that would
+   * otherwise land on the broker just as its next command arrives.
+   */
+  private scheduleAuditFlush(): void {
+    if (this.flushScheduled || this.auditTimer) return;
+    this.auditTimer = setTimeout(() => this.flush(), AUDIT_BATCH_MS);
+  }
+
   private flush(): void {
     this.flushScheduled = false;
+    if (this.auditTimer) clearTimeout(this.auditTimer);
+    this.auditTimer = undefined;
     if (!this.outbox || this.pending.length === 0) return;
-    const batch = this.pending;
+    const batch = this.pending.map((p): NewRecord => {
+      const body = typeof p.body === "function" ? p.body() : p.body;
+      const messageId = typeof body["event_id"] === "string" ? body["event_id"] : randomUUID();
+      return { ...p.head, messageId, epoch: this.epoch, seq: p.seq, time: p.time, body: JSON.stringify({ ...body, event_id: messageId, seq: p.seq }) };
+    });
     this.pending = [];
     this.outbox.appendMany(batch);
     this.publisher?.pump();
@@ -187,7 +225,8 @@ export class AmqpExporter implements Component {
   private async onUp(conn: ChannelModel): Promise<void> {
     const pub = await conn.createConfirmChannel();
     await declareAgentTopology(pub, this.names);
-    const cmd = await conn.createConfirmChannel();
+    // Plain channel: commands, their replies and acks (see CommandConsumer.settle()).
+    const cmd = await conn.createChannel();
     // Any channel error (e.g. a bad user_id on a reply) closes just that channel in AMQP;
     // closing the connection makes the loop rebuild everything in a known order.
     for (const ch of [pub, cmd]) {

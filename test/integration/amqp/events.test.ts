@@ -55,6 +55,43 @@ describe("AMQP events, snapshots and outages", () => {
     expect(got.some((e) => e.event_type === "host.snapshot" && (e.payload as { reason: string }).reason === "reconnect")).toBe(true);
   });
 
+  it("audit events of back-to-back commands share outbox writes, and a lifecycle event takes the waiting ones along in seq order", async () => {
+    prefix = uniquePrefix();
+    agent = await startAgent({ prefix, demoDomains: 1 });
+    await waitUntil(() => agent!.exporter.health().connected, 5000, "the agent to connect");
+    client = await FleetClient.connect({ url: BROKER, prefix });
+    const got: WireEvent[] = [];
+    await client.subscribe([{ exchange: "events", pattern: "ev.h1.#" }], (e) => got.push(e));
+    const batches: string[][] = [];
+    const orig = Outbox.prototype.appendMany;
+    // Watches the outbox's writes (each appendMany() is one write(2)) without changing them.
+    Outbox.prototype.appendMany = function (this: Outbox, recs) {
+      batches.push(recs.map((r) => r.type));
+      return orig.call(this, recs);
+    };
+    try {
+      for (let i = 0; i < 30; i++) expect((await client.call("h1", "host.ping")).status).toBe("ok");
+      const dom = agent.h.store.listDomains()[0]!;
+      // a 31st command, and a lifecycle event in the same turn as its audit record
+      await agent.h.dispatcher.dispatch("host.ping", {}, { user: "guest", via: "internal" });
+      agent.h.bus.emit("domain.lifecycle", { uuid: dom.uuid, name: dom.name, event: "suspended", detail: "paused", state: "paused", reason: "user" });
+      await waitUntil(() => got.filter((e) => e.event_type === "command.audit").length >= 31 && got.some((e) => e.event_type === "domain.lifecycle"), 5000, "31 audits and a lifecycle event");
+    } finally {
+      Outbox.prototype.appendMany = orig;
+    }
+    const audits = batches.flat().filter((t) => t === "command.audit");
+    expect(audits).toHaveLength(31);
+    // 31 commands, far fewer writes: records waited for company instead of one write each
+    expect(batches.filter((b) => b.includes("command.audit")).length).toBeLessThan(20);
+    // the last audit record did not wait for its timer: it went out with the lifecycle event
+    const last = batches.find((b) => b.includes("domain.lifecycle"))!;
+    expect(last.indexOf("command.audit")).toBeGreaterThanOrEqual(0);
+    expect(last.lastIndexOf("command.audit")).toBeLessThan(last.indexOf("domain.lifecycle"));
+    const mine = got.filter((e) => e.epoch === agent!.exporter.epoch && e.event_type !== "host.snapshot").sort((a, b) => a.seq - b.seq);
+    for (let i = 1; i < mine.length; i++) expect(mine[i]!.seq).toBe(mine[i - 1]!.seq + 1);
+    expect(mine.at(-1)!.event_type).toBe("domain.lifecycle");
+  });
+
   it("start does not fail while the broker is down, and the outbox drains once it is reachable", async () => {
     prefix = uniquePrefix();
     proxy = new CutProxy();
