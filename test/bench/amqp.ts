@@ -1,22 +1,34 @@
 /**
  * Bus benchmark on loopback (prints JSON): raw amqplib RPC vs the agent's host.ping round
- * trip, events/s with confirms through the outbox, and emit → consumer latency.
- * Two raw baselines: a classic exclusive queue (the floor of any AMQP RPC here) and a quorum
+ * trip, events/s with confirms through the outbox, emit → consumer latency, and
+ * domain.send_key over the bus against the same RPC doing a raw QMP send-key.
+ *
+ * Raw baselines: a classic exclusive queue (the floor of any AMQP RPC here) and a quorum
  * queue with persistent commands acked after the reply (the agent's own topology, DESIGN.md
- * §4): a quorum queue only delivers after the broker's log write, so compare the agent with
- * the second one. The three RPC paths are interleaved call by call. Warm-up rounds are
- * dropped; n calls are measured per path (and n domain.send_key calls to a real guest).
+ * §4; a quorum queue only delivers after the broker's log write, so compare the agent with
+ * this one). Servers and clients use separate connections, as separate processes would.
+ *
+ * Paths take turns in blocks of BLOCK back-to-back calls (the first SKIP of each block and
+ * the whole first round are warm-up), n measured calls per path. Blocks, not single calls
+ * in turn: each call leaves work behind on the broker (its ack is a quorum-log write of its
+ * own), which the next call pays for; interleaving call by call made every path pay for a
+ * different one's leftovers, while a block measures each path as a controller issuing
+ * commands back to back sees it, and alternating blocks still spreads machine noise evenly.
  * Run: npx tsx test/bench/amqp.ts [calls]
  */
 import { mkdtempSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "amqplib";
+import { connect, type ChannelModel } from "amqplib";
 import { silentLogger } from "../../agent/core/log.js";
+import type { QmpClient } from "../../agent/drivers/qemu/qmp.js";
 import { FleetClient } from "../../agent/exporters/amqp/client.js";
 import { AmqpExporter } from "../../agent/exporters/amqp/exporter.js";
 import { makeQemuHarness } from "../helpers/qemu-harness.js";
 import { amqpConfig, BROKER, cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil, type Agent } from "../integration/amqp/env.js";
+
+const BLOCK = 50;
+const SKIP = 5;
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -28,18 +40,24 @@ interface RawRpc {
   close(): Promise<void>;
 }
 
-/** A bare amqplib RPC server and client: over a classic exclusive queue, or over a quorum queue like the agent's. */
-async function openRawRpc(prefix: string, quorum: boolean): Promise<RawRpc> {
-  const c = await connect(BROKER, { noDelay: true });
-  const srv = await c.createChannel();
-  const cli = await c.createChannel();
-  const name = `${prefix}.raw.${quorum ? "quorum" : "classic"}`;
-  const q = (await srv.assertQueue(name, quorum ? { durable: true, arguments: { "x-queue-type": "quorum" } } : { exclusive: true })).queue;
+/**
+ * A bare amqplib RPC server and client: over a classic exclusive queue, or over a quorum
+ * queue like the agent's. `work` runs before the reply (the send-key reference uses it).
+ */
+async function openRawRpc(prefix: string, name: string, quorum: boolean, work?: () => Promise<unknown>): Promise<RawRpc> {
+  const conns: ChannelModel[] = [await connect(BROKER, { noDelay: true }), await connect(BROKER, { noDelay: true })];
+  const srv = await conns[0]!.createChannel();
+  const cli = await conns[1]!.createChannel();
+  const q = (await srv.assertQueue(quorum ? `${prefix}.raw.${name}` : "", quorum ? { durable: true, arguments: { "x-queue-type": "quorum" } } : { exclusive: true })).queue;
   await srv.prefetch(16);
   await srv.consume(q, (m) => {
     if (!m) return;
-    srv.publish("", m.properties.replyTo as string, m.content, { correlationId: m.properties.correlationId });
-    srv.ack(m);
+    const reply = (): void => {
+      srv.publish("", m.properties.replyTo as string, m.content, { correlationId: m.properties.correlationId });
+      srv.ack(m);
+    };
+    if (work) void work().then(reply);
+    else reply();
   });
   const rq = (await cli.assertQueue("", { exclusive: true })).queue;
   const waiters = new Map<string, () => void>();
@@ -53,38 +71,38 @@ async function openRawRpc(prefix: string, quorum: boolean): Promise<RawRpc> {
         cli.sendToQueue(q, Buffer.from("{}"), { replyTo: rq, correlationId: id, persistent: quorum });
       }),
     close: async () => {
-      await srv.deleteQueue(q);
-      await c.close();
+      if (quorum) await srv.deleteQueue(q);
+      for (const c of conns) await c.close();
     },
   };
 }
 
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
+/** Runs the paths in alternating blocks of back-to-back calls; returns n samples (ms) per path. */
+async function inBlocks(paths: Record<string, () => Promise<unknown>>, n: number): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = Object.fromEntries(Object.keys(paths).map((k) => [k, []]));
+  const rounds = Math.ceil(n / (BLOCK - SKIP)) + 1;
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, fn] of Object.entries(paths)) {
+      for (let k = 0; k < BLOCK; k++) {
+        const t0 = performance.now();
+        await fn();
+        const ms = performance.now() - t0;
+        if (r > 0 && k >= SKIP && out[name]!.length < n) out[name]!.push(ms);
+      }
+    }
+  }
+  return out;
 }
 
-/**
- * The three RPC paths interleaved call by call (after 50 warm-up rounds), so a burst of
- * load from other processes on this shared machine hits all three alike.
- */
-async function measureRpc(n: number, prefix: string, client: FleetClient): Promise<Record<"raw" | "rawQuorum" | "ping", number[]>> {
-  const classic = await openRawRpc(prefix, false);
-  const quorum = await openRawRpc(prefix, true);
-  const out = { raw: [] as number[], rawQuorum: [] as number[], ping: [] as number[] };
-  for (let i = 0; i < n + 50; i++) {
-    const r = await time(() => classic.call());
-    const rq = await time(() => quorum.call());
-    const p = await time(() => client.call("h1", "host.ping"));
-    if (i < 50) continue;
-    out.raw.push(r);
-    out.rawQuorum.push(rq);
-    out.ping.push(p);
+async function measureRpc(n: number, prefix: string, client: FleetClient): Promise<Record<string, number[]>> {
+  const classic = await openRawRpc(prefix, "classic", false);
+  const quorum = await openRawRpc(prefix, "quorum", true);
+  try {
+    return await inBlocks({ raw: () => classic.call(), rawQuorum: () => quorum.call(), ping: () => client.call("h1", "host.ping") }, n);
+  } finally {
+    await classic.close();
+    await quorum.close();
   }
-  await classic.close();
-  await quorum.close();
-  return out;
 }
 
 async function measureEvents(agent: Agent, client: FleetClient): Promise<{ lat: number[]; eps: number }> {
@@ -121,28 +139,37 @@ async function measureEvents(agent: Agent, client: FleetClient): Promise<{ lat: 
 
 const KEY_GUEST = "<domain type='qemu'><name>k</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>";
 
-/** domain.send_key round trips over the bus to a real diskless TCG guest (QEMU driver). */
-async function sendKeyOverBus(n: number, prefix: string): Promise<number[]> {
+type Peek = { sup: { requireRuntime(uuid: string): { proc: { qmp: QmpClient } } } };
+
+/**
+ * domain.send_key over the bus to a real diskless TCG guest (QEMU driver), against the
+ * same thing done raw: a bare quorum-queue RPC whose server sends QMP `send-key` on the
+ * driver's own monitor connection (QEMU serves one client per monitor) before replying.
+ */
+async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[]; agent: number[] }> {
   const h = await makeQemuHarness({ policy: { roles: {}, users: { guest: ["admin"], bench: ["admin"] } } });
   const stateDir = mkdtempSync(join(tmpdir(), "vbt-amqp-qemu-"));
   const exporter = new AmqpExporter({ services: h.services, dispatcher: h.dispatcher, config: amqpConfig(prefix), stateDir, log: silentLogger() });
   const caller = { user: "bench", via: "internal" } as const;
+  let raw: RawRpc | undefined;
   try {
     await h.dispatcher.dispatch("domain.define", { xml: KEY_GUEST }, caller);
-    await h.dispatcher.dispatch("domain.start", { domain: "k" }, caller);
+    const { uuid } = (await h.dispatcher.dispatch("domain.start", { domain: "k" }, caller)) as { uuid: string };
+    const qmp = (h.driver as unknown as Peek).sup.requireRuntime(uuid).proc.qmp;
     await exporter.start();
     await waitUntil(() => exporter.health().connected, 5000, "the QEMU agent to connect");
+    raw = await openRawRpc(prefix, "sendkey", true, () => qmp.execute("send-key", { keys: [{ type: "qcode", data: "shift" }], "hold-time": 0 }));
     const client = await FleetClient.connect({ url: BROKER, prefix });
-    const out: number[] = [];
-    for (let i = 0; i < n + 50; i++) {
-      const t0 = performance.now();
-      const r = await client.call(h.services.hostId, "domain.send_key", { domain: "k", keys: ["KEY_A"] });
+    const agent = async (): Promise<void> => {
+      // Shift alone types nothing, so thousands of presses leave the guest alone.
+      const r = await client.call(h.services.hostId, "domain.send_key", { domain: "k", keys: ["KEY_LEFTSHIFT"] });
       if (r.status !== "ok") throw new Error(`send_key over the bus: ${r.status} ${r.error?.message ?? ""}`);
-      if (i >= 50) out.push(performance.now() - t0); // the first calls warm the QMP schema cache
-    }
+    };
+    const s = await inBlocks({ raw: () => raw!.call(), agent }, n);
     await client.close();
-    return out;
+    return { raw: s["raw"]!, agent: s["agent"]! };
   } finally {
+    await raw?.close();
     await exporter.stop();
     await h.cleanup();
     removeDir(stateDir);
@@ -164,10 +191,12 @@ async function main(): Promise<void> {
     const sendKey = await sendKeyOverBus(n, prefix);
     const result = {
       calls: n,
-      raw_rpc_ms: { p50: pct(rpc.raw, 50), p99: pct(rpc.raw, 99) },
-      raw_rpc_quorum_ms: { p50: pct(rpc.rawQuorum, 50), p99: pct(rpc.rawQuorum, 99) },
-      agent_ping_ms: { p50: pct(rpc.ping, 50), p99: pct(rpc.ping, 99) },
-      agent_send_key_ms: { p50: pct(sendKey, 50), p99: pct(sendKey, 99) },
+      raw_rpc_ms: { p50: pct(rpc["raw"]!, 50), p99: pct(rpc["raw"]!, 99) },
+      raw_rpc_quorum_ms: { p50: pct(rpc["rawQuorum"]!, 50), p99: pct(rpc["rawQuorum"]!, 99) },
+      agent_ping_ms: { p50: pct(rpc["ping"]!, 50), p99: pct(rpc["ping"]!, 99) },
+      raw_send_key_rpc_ms: { p50: pct(sendKey.raw, 50), p99: pct(sendKey.raw, 99) },
+      agent_send_key_ms: { p50: pct(sendKey.agent, 50), p99: pct(sendKey.agent, 99) },
+      block: BLOCK,
       events_per_s_confirmed: ev.eps,
       event_latency_ms: { p50: pct(ev.lat, 50), p99: pct(ev.lat, 99) },
       loadavg: loadavg().map((x) => Number(x.toFixed(2))),
