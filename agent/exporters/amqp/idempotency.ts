@@ -10,6 +10,17 @@
  * `done` records are written once per event-loop turn, after the turn's replies went out
  * (one write(2) for every command finished in the turn); a `begin` is written at once.
  *
+ * Boots: the journal carries a marker line per host boot ({"boot": id, "after": previous}),
+ * written and fsync'ed at open. `hostRestarted` is true for the whole of a boot whose journal
+ * came from an earlier one: records that were only in the page cache then may be gone.
+ *
+ * Volatile commands (send_key, type_text: their effect lives only in the running QEMU
+ * process) write their `begin` at once and fsync it in the background (group commit, within
+ * `volatileSyncMs`) instead of before running. An agent crash keeps it (the page cache survives the process). A host crash
+ * may lose it, but also ends the guest instance the keys went to; the consumer then answers
+ * a redelivery of such a command `duplicate` ("outcome unknown") rather than pressing the
+ * keys into the guest's next instance, since `hostRestarted` says the record may be lost.
+ *
  * Crash rule: a `begin` for a mutating command is fsync'ed (on the thread pool, so other
  * commands keep flowing) before the handler runs. A read-only command writes no `begin`
  * at all and its `done` is not fsync'ed: running one again after a crash is harmless. If the agent dies before `done` is written, a
@@ -29,6 +40,21 @@ export interface IdemEntry {
   at: number;
 }
 
+/** How a command's start is recorded (see the file comment). */
+export type BeginMode = "memory" | "volatile" | "durable";
+
+export interface IdempotencyOptions {
+  /** This host boot's id; read from /proc/sys/kernel/random/boot_id when absent. */
+  bootId?: string;
+  /** Volatile start records are fsync'ed at most this long after being written (default 200). */
+  volatileSyncMs?: number;
+}
+
+interface BootMarker {
+  boot: string;
+  after?: string;
+}
+
 interface JournalLine {
   k: string;
   s: IdemEntry["state"];
@@ -45,22 +71,45 @@ export class IdempotencyStore {
   private buf: string[] = [];
   private bufScheduled = false;
   private closed = false;
+  /** A volatile start record was written after the last fsync began. */
+  private unsynced = false;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private readonly volatileSyncMs: number;
   private flushing = false;
   private waiting: (() => void)[] = [];
   /** Old fds a background fsync still used when they were retired; closed when none runs. */
   private readonly retired: number[] = [];
 
+  /** This boot's marker, repeated at the head of a compacted journal. */
+  private readonly marker: BootMarker;
+
   private constructor(
     private readonly path: string,
     private readonly max: number,
+    bootId: string,
+    volatileSyncMs: number,
   ) {
+    this.volatileSyncMs = volatileSyncMs;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.replay();
+    const { last, records } = this.replay();
     this.fd = openSync(path, "a", 0o600);
+    if (last?.boot === bootId) {
+      this.marker = last;
+    } else {
+      // A journal from an earlier boot (or one without markers, whose boot is unknown).
+      this.marker = last ? { boot: bootId, after: last.boot } : records > 0 ? { boot: bootId, after: "unknown" } : { boot: bootId };
+      writeSync(this.fd, `${JSON.stringify(this.marker)}\n`);
+      fsyncSync(this.fd);
+    }
   }
 
-  static open(dir: string, max: number): IdempotencyStore {
-    return new IdempotencyStore(join(dir, "idempotency.jsonl"), max);
+  static open(dir: string, max: number, opts: IdempotencyOptions = {}): IdempotencyStore {
+    return new IdempotencyStore(join(dir, "idempotency.jsonl"), max, opts.bootId ?? readBootId(), opts.volatileSyncMs ?? 200);
+  }
+
+  /** True when this boot's journal came from an earlier boot: unsynced records may be lost. */
+  get hostRestarted(): boolean {
+    return this.marker.after !== undefined;
   }
 
   get size(): number {
@@ -77,15 +126,29 @@ export class IdempotencyStore {
   }
 
   /**
-   * Marks a command as started. `durable` (mutating commands): the record is journaled and
-   * the promise resolves once it is on disk. Otherwise it is kept in memory only.
+   * Marks a command as started. `memory` (read-only commands): kept in memory only.
+   * `durable`: journaled, and the promise resolves once the record is on disk. `volatile`:
+   * journaled (page cache) and fsync'ed in the background; resolves at once.
    */
-  begin(key: string, durable: boolean): Promise<void> {
+  begin(key: string, mode: BeginMode): Promise<void> {
     const entry: IdemEntry = { state: "in_progress", at: Date.now() };
     this.put(key, entry);
-    if (!durable) return Promise.resolve();
+    if (mode === "memory") return Promise.resolve();
     this.write({ k: key, s: entry.state, at: entry.at });
     this.flushLines();
+    if (mode === "volatile") {
+      // Group commit with the outbox's period: one fsync covers every volatile start of the
+      // period, instead of a disk flush per key press competing with everything else's.
+      this.unsynced = true;
+      if (!this.syncTimer) {
+        this.syncTimer = setTimeout(() => {
+          this.syncTimer = undefined;
+          if (!this.flushing && !this.closed) this.syncRound();
+        }, this.volatileSyncMs);
+        this.syncTimer.unref();
+      }
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       this.waiting.push(resolve);
       if (!this.flushing) this.syncRound();
@@ -99,6 +162,7 @@ export class IdempotencyStore {
    */
   private syncRound(): void {
     const batch = this.waiting.splice(0);
+    this.unsynced = false;
     this.flushing = true;
     this.syncing++;
     // A failed fsync leaves the record in the page cache: it still survives an agent crash.
@@ -106,7 +170,7 @@ export class IdempotencyStore {
       this.flushing = false;
       if (--this.syncing === 0) for (const old of this.retired.splice(0)) closeSync(old);
       for (const resolve of batch) resolve();
-      if (this.waiting.length > 0) this.syncRound();
+      if (this.waiting.length > 0 || (this.unsynced && !this.closed)) this.syncRound();
     });
   }
 
@@ -118,6 +182,7 @@ export class IdempotencyStore {
 
   close(): void {
     if (this.closed) return;
+    if (this.syncTimer) clearTimeout(this.syncTimer);
     this.flushLines();
     this.closed = true;
     fsyncSync(this.fd);
@@ -161,6 +226,7 @@ export class IdempotencyStore {
   private compact(): void {
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, "w", 0o600);
+    writeSync(fd, `${JSON.stringify(this.marker)}\n`);
     for (const [k, e] of this.map) writeSync(fd, `${JSON.stringify({ k, s: e.state, r: e.reply, at: e.at })}\n`);
     fsyncSync(fd);
     closeSync(fd);
@@ -170,22 +236,40 @@ export class IdempotencyStore {
     this.lines = this.map.size;
   }
 
-  private replay(): void {
+  /** Loads the journal; returns its last boot marker and how many records it held. */
+  private replay(): { last: BootMarker | undefined; records: number } {
     let text = "";
+    let last: BootMarker | undefined;
+    let records = 0;
     try {
       text = readFileSync(this.path, "utf8");
     } catch {
-      return;
+      return { last, records };
     }
     for (const raw of text.split("\n")) {
       if (raw === "") continue;
       try {
-        const l = JSON.parse(raw) as JournalLine;
+        const l = JSON.parse(raw) as JournalLine | BootMarker;
+        if ("boot" in l) {
+          last = l;
+          continue;
+        }
         this.put(l.k, l.r === undefined ? { state: l.s, at: l.at } : { state: l.s, reply: l.r, at: l.at });
         this.lines++;
+        records++;
       } catch {
         // a torn last line from a crash mid-write: that command's record is simply absent
       }
     }
+    return { last, records };
+  }
+}
+
+/** The kernel's id of the current boot; "unknown" where /proc does not say (never equal across boots). */
+export function readBootId(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return `unknown-${Date.now()}`;
   }
 }

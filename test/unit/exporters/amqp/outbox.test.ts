@@ -80,13 +80,19 @@ describe("the on-disk outbox", () => {
   });
 });
 
+/** The journal's command records (boot markers left out). */
+function journalRecords(dir: string): { k: string; s: string }[] {
+  const lines = readFileSync(join(dir, "idempotency.jsonl"), "utf8").split("\n").filter(Boolean);
+  return lines.map((l) => JSON.parse(l) as { k?: string; s: string }).filter((l): l is { k: string; s: string } => l.k !== undefined);
+}
+
 describe("the idempotency journal", () => {
   it("remembers finished and in-progress commands across a reopen", () => {
     const dir = tmp();
     const s = IdempotencyStore.open(dir, 1000);
-    s.begin("a", true);
+    s.begin("a", "durable");
     s.finish("a", { status: "ok", result: { x: 1 } });
-    s.begin("b", true);
+    s.begin("b", "durable");
     s.close();
     const again = IdempotencyStore.open(dir, 1000);
     expect(again.get("a")).toMatchObject({ state: "done", reply: { status: "ok", result: { x: 1 } } });
@@ -97,8 +103,8 @@ describe("the idempotency journal", () => {
   it("journals a mutating command's start before resolving but keeps a read-only one in memory only", async () => {
     const dir = tmp();
     const s = IdempotencyStore.open(dir, 1000);
-    await s.begin("mut", true);
-    await s.begin("ro", false);
+    await s.begin("mut", "durable");
+    await s.begin("ro", "memory");
     expect(s.get("ro")?.state).toBe("in_progress");
     const journal = readFileSync(join(dir, "idempotency.jsonl"), "utf8");
     expect(journal).toContain('"k":"mut"');
@@ -114,9 +120,9 @@ describe("the idempotency journal", () => {
   it("a hundred mutating commands starting at once all resolve with every start record journaled", async () => {
     const dir = tmp();
     const s = IdempotencyStore.open(dir, 1000);
-    await Promise.all(Array.from({ length: 100 }, (_, i) => s.begin(`p${i}`, true)));
-    await s.begin("after", true); // a new round starts once the shared ones are done
-    const keys = readFileSync(join(dir, "idempotency.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { k: string }).k);
+    await Promise.all(Array.from({ length: 100 }, (_, i) => s.begin(`p${i}`, "durable")));
+    await s.begin("after", "durable"); // a new round starts once the shared ones are done
+    const keys = journalRecords(dir).map((l) => l.k);
     expect(keys).toEqual([...Array.from({ length: 100 }, (_, i) => `p${i}`), "after"]);
     s.close();
   });
@@ -124,7 +130,7 @@ describe("the idempotency journal", () => {
   it("writes finished records once per turn, ahead of a later start record, and at once on flush()", async () => {
     const dir = tmp();
     const s = IdempotencyStore.open(dir, 1000);
-    const journalKeys = (): string[] => readFileSync(join(dir, "idempotency.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { k: string }).k);
+    const journalKeys = (): string[] => journalRecords(dir).map((l) => l.k);
     s.finish("r1", { status: "ok" });
     s.finish("r2", { status: "ok" });
     expect(journalKeys()).toEqual([]); // buffered: nothing written inside the turn
@@ -132,7 +138,7 @@ describe("the idempotency journal", () => {
     s.flush();
     expect(journalKeys()).toEqual(["r1", "r2"]);
     s.finish("r3", { status: "ok" });
-    await s.begin("m", true); // a start record goes to disk at once, after what was buffered
+    await s.begin("m", "durable"); // a start record goes to disk at once, after what was buffered
     expect(journalKeys()).toEqual(["r1", "r2", "r3", "m"]);
     s.finish("r4", { status: "ok" });
     await new Promise((r) => setImmediate(r));
@@ -141,6 +147,39 @@ describe("the idempotency journal", () => {
     s.finish("late", { status: "ok" }); // after close: kept in memory, never written to a closed fd
     await new Promise((r) => setImmediate(r));
     expect(journalKeys()).not.toContain("late");
+  });
+
+  it("marks each boot: a reopen on the same boot is no host restart, a journal from another boot is one for the whole new boot, also after compaction", () => {
+    const dir = tmp();
+    expect(IdempotencyStore.open(tmp(), 100, { bootId: "b1" }).hostRestarted).toBe(false); // a fresh journal
+    const s = IdempotencyStore.open(dir, 100, { bootId: "b1" });
+    s.finish("x", { status: "ok" });
+    s.close();
+    const same = IdempotencyStore.open(dir, 100, { bootId: "b1" });
+    expect(same.hostRestarted).toBe(false);
+    same.close();
+    const next = IdempotencyStore.open(dir, 100, { bootId: "b2" });
+    expect(next.hostRestarted).toBe(true);
+    expect(next.get("x")?.state).toBe("done"); // what was synced is still answered
+    for (let i = 0; i < 500; i++) next.finish(`k${i}`, { status: "ok" }); // forces a compaction
+    next.close();
+    const later = IdempotencyStore.open(dir, 100, { bootId: "b2" }); // an agent restart later on b2
+    expect(later.hostRestarted).toBe(true);
+    later.close();
+  });
+
+  it("a volatile start is in the journal at once and does not wait for its fsync; a durable one does", async () => {
+    const dir = tmp();
+    const s = IdempotencyStore.open(dir, 1000, { bootId: "b1" });
+    const settled = { v: false, d: false };
+    void s.begin("v", "volatile").then(() => (settled.v = true));
+    expect(journalRecords(dir).map((l) => l.k)).toEqual(["v"]); // written before begin() returned
+    const durable = s.begin("d", "durable").then(() => (settled.d = true));
+    for (let i = 0; i < 5; i++) await Promise.resolve(); // microtasks only: no fsync can finish
+    expect(settled).toEqual({ v: true, d: false });
+    await durable;
+    expect(settled.d).toBe(true);
+    s.close();
   });
 
   it("stays bounded, forgetting the least recently used, also after compaction", () => {
