@@ -49,6 +49,11 @@ export interface CommandSpec<A extends TSchema = TSchema, R = unknown> {
   mutates: boolean;
   /** May be issued by an SNMP SET. */
   snmpWritable: boolean;
+  /**
+   * Acts only on the running guest instance (keyboard input): nothing outlives the QEMU
+   * process. The bus then fsyncs its start record in the background (amqp.volatile_sync).
+   */
+  volatile?: boolean;
   /** Long-running: AMQP sends `accepted` before the final reply. */
   long?: boolean;
   /** Argument keys whose values are secrets (redacted in audit and logs). */

@@ -126,6 +126,10 @@ export interface AgentConfig {
      */
     outbox_fsync_ms: number;
     /**
+     * When the start record of a command acting only on the running guest (send_key, type_text) reaches the disk. background: written before the keys are sent and fsync'ed in the background within outbox_fsync_ms (one fsync per period, not per key press); an agent crash never loses it, and after a host crash a redelivered one is answered duplicate (outcome unknown) instead of being sent to the guest's new instance. before_send: fsync'ed before the keys are sent, like every other mutating command (costs one fsync per command).
+     */
+    volatile_sync: "background" | "before_send";
+    /**
      * command_id/idempotency_key results remembered on disk (LRU).
      */
     idempotency_max: number;

@@ -89,6 +89,7 @@ const sendKey = defineCommand({
   ),
   target: "domain",
   mutates: true,
+  volatile: true,
   snmpWritable: false,
   since: "0.1",
   handler: async (ctx, args) => {
@@ -115,6 +116,7 @@ const typeText = defineCommand({
   ),
   target: "domain",
   mutates: true,
+  volatile: true,
   snmpWritable: false,
   since: "0.1",
   handler: async (ctx, args) => {

@@ -8,11 +8,13 @@ import type { Logger } from "pino";
 import type { Dispatcher } from "../../control/dispatch.js";
 import { AgentError, toAgentError } from "../../model/errors.js";
 import { brokerDeadline, commandArgs, errorReply, parseCommand, parseDeadline, type CommandEnvelope, type ReplyCore } from "./codec.js";
-import type { IdempotencyStore } from "./idempotency.js";
+import type { BeginMode, IdempotencyStore } from "./idempotency.js";
 
 export interface ConsumerDeps {
   dispatcher: Dispatcher;
   idem: IdempotencyStore;
+  /** When a volatile command's start record is fsync'ed (config amqp.volatile_sync). */
+  volatileSync: "background" | "before_send";
   hostId: string;
   log: Logger;
   /** The wire form of a reply (body plus properties) to publish on the reply exchange. */
@@ -27,6 +29,11 @@ interface Delivery {
 
 const fail = (code: "forbidden" | "invalid_arg" | "deadline_exceeded", message: string): ReplyCore =>
   errorReply(new AgentError(code, message, { component: "amqp" }));
+
+/** `duplicate` of a command whose first run may or may not have happened. */
+function unknownOutcome(message: string): ReplyCore {
+  return { status: "duplicate", original_status: "unknown", error: { code: "operation_failed", message, retryable: false } };
+}
 
 export class CommandConsumer {
   /** Commands running now, by idempotency key: a redelivery waits for the first run. */
@@ -109,7 +116,15 @@ export class CommandConsumer {
     const seen = this.deps.idem.get(key);
     if (seen) return this.duplicateOf(key, seen.reply);
     const spec = Object.hasOwn(this.deps.dispatcher.commands, env.op) ? this.deps.dispatcher.commands[env.op] : undefined;
-    const run = this.beginThenExecute(key, spec?.mutates ?? false, env, user, deadline);
+    const mode: BeginMode = !spec?.mutates ? "memory" : spec.volatile && this.deps.volatileSync === "background" ? "volatile" : "durable";
+    if (mode === "volatile" && d.msg.fields.redelivered && this.deps.idem.hostRestarted) {
+      // Its start record was not fsync'ed before it ran and the host has restarted since the
+      // journal was written: it may have run in the guest's previous instance. Never again.
+      const core = unknownOutcome("this command was delivered before the host restarted and may have reached the guest's previous instance; not sent again: check the guest and re-issue with a new command_id");
+      this.deps.idem.finish(key, core);
+      return core;
+    }
+    const run = this.beginThenExecute(key, mode, env, user, deadline);
     this.inflight.set(key, run);
     if (spec?.long && d.replyTo) this.acceptedReply(ch, d.replyTo, env.command_id);
     try {
@@ -121,8 +136,8 @@ export class CommandConsumer {
     }
   }
 
-  private async beginThenExecute(key: string, mutates: boolean, env: CommandEnvelope, user: string, deadline: number | undefined): Promise<ReplyCore> {
-    await this.deps.idem.begin(key, mutates);
+  private async beginThenExecute(key: string, mode: BeginMode, env: CommandEnvelope, user: string, deadline: number | undefined): Promise<ReplyCore> {
+    await this.deps.idem.begin(key, mode);
     return this.execute(env, user, deadline);
   }
 
@@ -136,11 +151,8 @@ export class CommandConsumer {
   private async duplicateOf(key: string, first: ReplyCore | undefined): Promise<ReplyCore> {
     const running = this.inflight.get(key);
     const core = first ?? (running ? await running : undefined);
-    if (!core) {
-      // Started by an earlier agent run that stopped before finishing: never re-run blindly.
-      const e = new AgentError("operation_failed", "an earlier delivery of this command started but the agent stopped before it finished; outcome unknown, check the state and re-issue with a new command_id", { component: "amqp" });
-      return { status: "duplicate", original_status: "unknown", error: { code: e.code, message: e.message, retryable: false } };
-    }
+    // Started by an earlier agent run that stopped before finishing: never re-run blindly.
+    if (!core) return unknownOutcome("an earlier delivery of this command started but the agent stopped before it finished; outcome unknown, check the state and re-issue with a new command_id");
     const out: ReplyCore = { status: "duplicate", original_status: core.status };
     if (core.result !== undefined) out.result = core.result;
     if (core.error) out.error = core.error;

@@ -26,6 +26,8 @@ export interface AmqpExporterOptions {
   config: AmqpConfig;
   stateDir: string;
   log: Logger;
+  /** The host boot id (tests simulate a reboot with it); read from /proc when absent. */
+  bootId?: string;
 }
 
 /** What metrics read (virtbus_amqp_connected, virtbus_amqp_outbox_depth, ...). */
@@ -87,12 +89,13 @@ export class AmqpExporter implements Component {
     const settings = loadConnectionSettings(this.cfg);
     const dir = join(this.opts.stateDir, "amqp");
     this.outbox = Outbox.open(join(dir, "outbox"), this.cfg.outbox_max_events);
-    this.idem = IdempotencyStore.open(dir, this.cfg.idempotency_max);
+    this.idem = IdempotencyStore.open(dir, this.cfg.idempotency_max, { volatileSyncMs: this.cfg.outbox_fsync_ms, ...(this.opts.bootId === undefined ? {} : { bootId: this.opts.bootId }) });
     this.baseProps = { contentType: "application/json", appId: `virtbus/${this.services.version}`, userId: this.cfg.username };
     this.publisher = new Publisher(this.outbox, this.names, this.cfg.confirm_window, this.baseProps, this.log);
     this.consumer = new CommandConsumer({
       dispatcher: this.opts.dispatcher,
       idem: this.idem,
+      volatileSync: this.cfg.volatile_sync,
       hostId: this.services.hostId,
       log: this.log,
       buildReply: (inReplyTo, core) => this.buildReply(inReplyTo, core),

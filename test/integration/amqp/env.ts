@@ -46,6 +46,7 @@ export function amqpConfig(prefix: string, url = BROKER, over: Partial<AmqpConfi
     confirm_window: 256,
     outbox_fsync_ms: 200,
     idempotency_max: 100_000,
+    volatile_sync: "background",
     reconnect_max_ms: 500,
     ...over,
   };
@@ -64,11 +65,11 @@ export function captureLogger(): { log: Logger; lines: string[] } {
   return { log, lines };
 }
 
-export async function startAgent(o: { prefix: string; url?: string; stateDir?: string; policy?: PolicyConfig; hostId?: string; demoDomains?: number; cfg?: Partial<AmqpConfig>; log?: Logger }): Promise<Agent> {
+export async function startAgent(o: { prefix: string; url?: string; stateDir?: string; policy?: PolicyConfig; hostId?: string; demoDomains?: number; cfg?: Partial<AmqpConfig>; log?: Logger; bootId?: string }): Promise<Agent> {
   const policy = o.policy ?? { roles: {}, users: { guest: ["admin"], local: ["admin"] } };
   const h = await makeHarness({ policy, hostId: o.hostId ?? "h1", demoDomains: o.demoDomains ?? 1 });
   const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), "vbt-amqp-"));
-  const exporter = new AmqpExporter({ services: h.services, dispatcher: h.dispatcher, config: amqpConfig(o.prefix, o.url, o.cfg), stateDir, log: o.log ?? silentLogger() });
+  const exporter = new AmqpExporter({ services: h.services, dispatcher: h.dispatcher, config: amqpConfig(o.prefix, o.url, o.cfg), stateDir, log: o.log ?? silentLogger(), ...(o.bootId === undefined ? {} : { bootId: o.bootId }) });
   await exporter.start();
   return { h, exporter, stateDir };
 }

@@ -1,4 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { connect } from "amqplib";
 import { FleetClient } from "../../../agent/exporters/amqp/client.js";
 import { cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil, type Agent, BROKER } from "./env.js";
 
@@ -112,5 +113,47 @@ describe("AMQP commands against the machine's RabbitMQ", () => {
     const r = await client.call("h1", "domain.suspend", { domain: dom2.name }, { idempotencyKey: "restart-1" });
     expect(r.status).toBe("duplicate");
     expect(again.h.store.getDomain(dom2.uuid)!.state).toBe("running");
+  });
+
+  /**
+   * A send_key the broker delivered to an agent that then died without acking (as it would
+   * with its host): the test's own consumer plays that agent, so the journal holds no start
+   * record, exactly as after a host crash that took the unsynced page cache along.
+   */
+  async function redeliveredSendKey(bootAfter: string): Promise<{ reply: Awaited<ReturnType<FleetClient["call"]>>; keys: number }> {
+    prefix = uniquePrefix();
+    const agent = await startAgent({ prefix, bootId: "boot-1" });
+    agents.push(agent);
+    await waitUntil(() => agent.exporter.health().connected, 5000, "the agent to connect");
+    const client = await FleetClient.connect({ url: BROKER, prefix, timeoutMs: 10_000 });
+    clients.push(client);
+    const dom = agent.h.store.listDomains().find((d) => d.state === "running")!;
+    await agent.exporter.stop();
+    agents = [];
+    const conn = await connect(BROKER);
+    const ch = await conn.createChannel();
+    const delivered = new Promise<void>((resolve) => void ch.consume(agent.exporter.names.cmdQueue, (m) => m && resolve()));
+    const reply = client.call("h1", "domain.send_key", { domain: dom.name, keys: ["KEY_ENTER"] }, { timeoutMs: 10_000 });
+    await delivered;
+    await conn.close(); // unacked: back to the queue, marked redelivered
+    const again = await startAgent({ prefix, stateDir: agent.stateDir, bootId: bootAfter });
+    agents.push(again);
+    const r = await reply;
+    const uuid = again.h.store.findDomain(dom.name)!.uuid;
+    return { reply: r, keys: again.h.fake.keyLog.get(uuid)?.length ?? 0 };
+  }
+
+  it("a send_key redelivered after a host restart is answered duplicate with an unknown outcome and no key is sent", async () => {
+    const { reply, keys } = await redeliveredSendKey("boot-2");
+    expect(reply.status).toBe("duplicate");
+    expect(reply.original_status).toBe("unknown");
+    expect(reply.error?.message).toMatch(/before the host restarted/);
+    expect(keys).toBe(0);
+  });
+
+  it("a send_key redelivered after an agent restart on the same boot (no start record) is sent once", async () => {
+    const { reply, keys } = await redeliveredSendKey("boot-1");
+    expect(reply.status).toBe("ok");
+    expect(keys).toBe(1);
   });
 });
