@@ -109,7 +109,7 @@ export class Dispatcher {
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
       throw new AgentError("invalid_arg", `${op}: args must be an object`, { component: "control" });
     }
-    const args = structuredClone(raw) as Record<string, unknown>; // ajv fills defaults in place
+    const args = cloneArgs(raw) as Record<string, unknown>; // ajv fills defaults in place
     const validate = this.validators.get(op);
     if (validate && !validate(args)) {
       throw new AgentError("invalid_arg", `${op}: ${formatAjvErrors(validate.errors)}`, { component: "control" });
@@ -141,6 +141,25 @@ export class Dispatcher {
     else this.services.log.debug({ audit: record }, "command");
     this.services.bus.emit("command.audit", record);
   }
+}
+
+/**
+ * A deep copy of JSON-shaped arguments (what every transport delivers), ~10x cheaper than
+ * structuredClone on the command path; anything else (a Buffer, a Date) goes to
+ * structuredClone. A "__proto__" key stays an own property, so the schema refuses it
+ * instead of it becoming the copy's prototype.
+ */
+export function cloneArgs(v: unknown): unknown {
+  if (v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map(cloneArgs);
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return structuredClone(v);
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (k === "__proto__") Object.defineProperty(out, k, { value: cloneArgs(x), enumerable: true, writable: true, configurable: true });
+    else out[k] = cloneArgs(x);
+  }
+  return out;
 }
 
 export function redactArgs(args: Record<string, unknown>, secrets: readonly string[]): Record<string, unknown> {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { cloneArgs } from "../../../agent/control/dispatch.js";
 import { AgentError } from "../../../agent/model/errors.js";
 import { makeHarness } from "../../helpers/harness.js";
 
@@ -24,6 +25,25 @@ describe("dispatch", () => {
       code: "invalid_arg",
       message: expect.stringContaining('"bogus"'),
     });
+  });
+
+  it("the caller's args are never changed (defaults go into a copy), and a __proto__ key is refused, not adopted as a prototype", async () => {
+    const h = await makeHarness({ demoDomains: 1 });
+    const args = { domain: "demo-1", keys: ["KEY_A"] };
+    const out = (await h.dispatcher.dispatch("domain.send_key", args, local)) as { holdtime: number };
+    expect(out.holdtime).toBe(0); // the default was filled in...
+    expect(args).toEqual({ domain: "demo-1", keys: ["KEY_A"] }); // ...in a copy
+    const hostile = JSON.parse('{"domain":"demo-1","keys":["KEY_A"],"__proto__":{"polluted":true}}') as Record<string, unknown>;
+    const bad = await h.dispatcher.run("domain.send_key", hostile, local);
+    expect(bad.error?.code).toBe("invalid_arg");
+    expect(bad.error?.message).toContain("__proto__");
+    expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined();
+    // anything that is not plain JSON data is still copied whole
+    const when = new Date(0);
+    const copy = cloneArgs({ when, nested: [{ a: 1 }] }) as { when: Date; nested: { a: number }[] };
+    expect(copy.when).toBeInstanceOf(Date);
+    expect(copy.when).not.toBe(when);
+    expect(copy.nested).toEqual([{ a: 1 }]);
   });
 
   it("args that are not an object are rejected before any lookup of the domain", async () => {
