@@ -249,7 +249,8 @@ export class AmqpExporter implements Component {
 
   private buildReply(inReplyTo: string | null, core: ReplyCore): { exchange: string; content: Buffer; props: Options.Publish } {
     const body = { v: WIRE_VERSION, in_reply_to: inReplyTo, ...core, host: this.services.hostId, epoch: this.epoch, seq: this.seq };
-    const props: Options.Publish = { ...this.baseProps, messageId: randomUUID(), timestamp: Math.floor(Date.now() / 1000), type: "command.reply" };
+    const b = this.baseProps;
+    const props: Options.Publish = { contentType: b.contentType, appId: b.appId, userId: b.userId, messageId: randomUUID(), timestamp: Math.floor(Date.now() / 1000), type: "command.reply" };
     if (inReplyTo !== null) props.correlationId = inReplyTo;
     return { exchange: this.names.reply, content: Buffer.from(JSON.stringify(body)), props };
   }
