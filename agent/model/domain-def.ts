@@ -68,7 +68,7 @@ export interface OsDef {
   kernel?: string;
   initrd?: string;
   cmdline?: string;
-  /** `<os firmware='efi'>`, kept for round trip; only accepted together with an explicit loader. */
+  /** `<os firmware='efi'>`: the QEMU driver fills in loader and nvram at define when absent. */
   firmware?: "efi";
   loader?: LoaderDef;
   nvram?: NvramDef;

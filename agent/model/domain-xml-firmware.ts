@@ -1,8 +1,7 @@
 /**
  * `<os firmware>`, `<os/loader>` and `<os/nvram>` parse and format (pure), for UEFI guests.
- * Firmware autoselection (libvirt resolving `firmware='efi'` from QEMU's firmware
- * descriptors at start) is not done: an explicit loader and nvram path are required, as
- * libvirt itself writes them for guests defined with paths.
+ * A loader and nvram left out are filled in by the QEMU driver at define, from QEMU's
+ * firmware descriptors (agent/drivers/qemu/firmware.ts), as libvirt does.
  */
 import type { OsDef } from "./domain-def.js";
 import { AgentError } from "./errors.js";
@@ -39,14 +38,8 @@ export function parseFirmware(os: XEl, def: OsDef): void {
   if (fw !== undefined) def.firmware = fw;
   parseLoader(os, def);
   parseNvram(os, def);
-  if (fw === "efi" && def.loader === undefined) {
-    throw unsupported(
-      "unsupported <os firmware='efi'> without <loader>: firmware autoselection is not done; write " +
-        "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader> and <nvram>PATH</nvram>",
-    );
-  }
-  if (def.loader !== undefined && def.nvram === undefined) {
-    throw unsupported("unsupported <os/loader> without <nvram>: virtbus does not generate the per-guest UEFI variable store path");
+  if (def.nvram !== undefined && def.loader === undefined && fw === undefined) {
+    throw unsupported("unsupported <os/nvram> without a UEFI <loader> or firmware='efi'");
   }
 }
 

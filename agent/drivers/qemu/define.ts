@@ -3,6 +3,7 @@
  * fixed once so the guest ABI stays stable (canonical machine, PCI addresses, MACs), then
  * host checks (emulator and disk sources exist).
  */
+import { loadDescriptors, resolveFirmware } from "./firmware.js";
 import { constants as fsc } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import type { DomainDef } from "../../model/domain-def.js";
@@ -15,14 +16,16 @@ import { canonicalMachine, probeQemu } from "./caps.js";
  * @throws AgentError invalid_arg (validation, missing emulator or disk), config_unsupported
  *   (machine type), operation_failed (the emulator cannot be probed).
  */
-export async function prepareDefinition(def: DomainDef, defaultBinary: string): Promise<DomainDef> {
+export async function prepareDefinition(def: DomainDef, defaultBinary: string, firmware: { dirs?: readonly string[]; nvramDir: string }): Promise<DomainDef> {
   validateDomainDef(def);
   const binary = def.devices.emulator ?? defaultBinary;
   await checkEmulator(binary);
   const caps = await probeQemu(binary);
   const machine = canonicalMachine(caps, def.os.machine);
   const withMachine: DomainDef = { ...def, os: { ...def.os, machine } };
-  const prepared = assignMacs(assignAddresses(withMachine, machine), Math.random);
+  const needsDescriptors = def.os.firmware === "efi" || def.os.loader !== undefined;
+  const withFirmware = needsDescriptors ? resolveFirmware(withMachine, await loadDescriptors(firmware.dirs), firmware.nvramDir) : withMachine;
+  const prepared = assignMacs(assignAddresses(withFirmware, machine), Math.random);
   await checkDisks(prepared);
   return prepared;
 }

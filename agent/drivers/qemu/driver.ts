@@ -12,6 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import type { EventBus } from "../../core/bus.js";
 import type { DomainStats, DomainView, StateStore } from "../../core/state-store.js";
@@ -39,6 +40,8 @@ export interface QemuDriverOptions {
   qmpTimeoutMs: number;
   /** Opens the taps of a guest's interfaces (the network driver); absent: interfaces are refused at start. */
   openTaps?: TapOpener;
+  /** Where QEMU firmware descriptors are read for `<os firmware='efi'>` (default FIRMWARE_DIRS). */
+  firmwareDirs?: readonly string[];
 }
 
 export class QemuDriver implements HypervisorDriver {
@@ -75,7 +78,7 @@ export class QemuDriver implements HypervisorDriver {
     const parsed = domainXml.parse(xml);
     const candidate: DomainDef = parsed.uuid ? parsed : { ...parsed, uuid: randomUUID() };
     this.checkDuplicates(candidate);
-    const def = await prepareDefinition(candidate, this.opts.qemuBinary);
+    const def = await prepareDefinition(candidate, this.opts.qemuBinary, { nvramDir: join(this.opts.stateDir, "nvram"), ...(this.opts.firmwareDirs ? { dirs: this.opts.firmwareDirs } : {}) });
     const prev = this.opts.store.getDomain(def.uuid);
     await this.defs.save(def);
     const view = this.sup.setDefinition(def);

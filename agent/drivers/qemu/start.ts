@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { DomainDef } from "../../model/domain-def.js";
 import { AgentError, toAgentError } from "../../model/errors.js";
 import { buildCommand, type LaunchContext, type QemuCaps } from "./command.js";
+import { ensureNvram } from "./firmware.js";
 import { liveGraphics, pickGraphicsPorts } from "./graphics.js";
 import { killQuietly, launchQemu, MONITOR_FD, type QemuProcess } from "./process.js";
 import type { QmpClient } from "./qmp.js";
@@ -52,6 +53,7 @@ export function privateDir(runDir: string, uuid: string): string {
 export async function spawnGuest(p: StartParams): Promise<{ proc: QemuProcess; status: GuestStatus }> {
   const dir = privateDir(p.runDir, p.def.uuid);
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  await ensureNvram(p.def); // before the fds: nothing to close if it fails
   const fds = await prepareFds(p, dir);
   let proc: QemuProcess | undefined;
   try {
