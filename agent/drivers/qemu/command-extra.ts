@@ -34,7 +34,7 @@ function pflashNodes(n: 0 | 1, path: string, readOnly: boolean): string[] {
 /**
  * UEFI: the loader as read-only pflash0 and the guest's variable store as pflash1, wired
  * with `-machine pflash0=,pflash1=` (machineProps). Secure boot locks the flash to SMM.
- * The nvram file must exist: copying it from the template is the driver's job at define.
+ * The nvram file must exist: the driver creates it from its template at start (firmware.ts).
  */
 export function firmwareArgs(def: DomainDef, st: BuildState): string[] {
   const { loader, nvram } = def.os;

@@ -111,6 +111,11 @@ export function resolveFirmware(def: DomainDef, descs: readonly FirmwareDescript
   } else if (template === undefined && os.nvram === undefined) {
     template = descs.find((d) => d.executable === loader!.path)?.template;
   }
+  // The agent copies the template with its own rights when the store is missing, so only
+  // a variable store that an installed firmware descriptor names is accepted as one.
+  if (template !== undefined && !descs.some((d) => d.template === template)) {
+    throw new AgentError("invalid_arg", `<nvram template='${template}'>: not a UEFI variable store template named by a firmware descriptor in ${FIRMWARE_DIRS.join(" or ")}`, { component: "qemu" });
+  }
   const nvram = os.nvram ?? { path: join(nvramDir, `${def.name}_VARS.fd`) };
   if (os.nvram === undefined && template === undefined) {
     throw unsupported(`<loader>${loader.path}</loader> without <nvram>: no firmware descriptor names a variable store template for it; give <nvram template='...'>PATH</nvram>`);

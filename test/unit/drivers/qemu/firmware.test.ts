@@ -53,6 +53,9 @@ describe("UEFI firmware from QEMU's descriptors", () => {
     const known = parse(`<domain type='qemu'><name>l</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>
       <loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader></os></domain>`);
     expect(resolveFirmware(known, descs, "/nv").os.nvram).toEqual({ path: "/nv/l_VARS.fd", template: "/usr/share/OVMF/OVMF_VARS_4M.fd" });
+    // a template the agent would copy with its own rights must be a known variable store
+    const sneaky = { ...known, os: { ...known.os, nvram: { path: "/nv/x.fd", template: "/etc/shadow" } } };
+    expect(() => resolveFirmware(sneaky, descs, "/nv")).toThrow(/not a UEFI variable store template named by a firmware descriptor/);
     const unknown = { ...known, os: { ...known.os, loader: { ...known.os.loader!, path: "/opt/custom/CODE.fd" } } };
     expect(() => resolveFirmware(unknown, descs, "/nv")).toThrow(/\/opt\/custom\/CODE.fd<\/loader> without <nvram>/);
   });
