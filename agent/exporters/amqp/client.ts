@@ -4,7 +4,7 @@
  * server-named queue bound on the reply exchange with its own name as the routing key.
  */
 import { randomUUID } from "node:crypto";
-import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
+import type { Channel, ChannelModel, ConsumeMessage, Options } from "amqplib";
 import { connect } from "amqplib";
 import { AgentError, isErrorCode } from "../../model/errors.js";
 import { WIRE_VERSION, type ReplyBody } from "./codec.js";
@@ -49,13 +49,24 @@ export interface WireEvent {
 interface Pending {
   resolve(r: ReplyBody): void;
   reject(e: Error): void;
-  timer: NodeJS.Timeout;
-  onAccepted?: (r: ReplyBody) => void;
+  /** performance.now() after which the call fails with operation_timeout. */
+  deadline: number;
+  what: string;
+  timeoutMs: number;
+  onAccepted?: ((r: ReplyBody) => void) | undefined;
 }
+
+/** How often unanswered calls are checked against their timeout (its precision). */
+const SWEEP_MS = 50;
 
 export class FleetClient {
   private readonly pending = new Map<string, Pending>();
   private replyQueue = "";
+  /**
+   * One timer for every call's timeout: a timer per call cost more than the rest of the
+   * client's work on the round trip. Unref'd: the open connection keeps the process alive.
+   */
+  private readonly sweeper = setInterval(() => this.sweep(), SWEEP_MS).unref();
 
   private constructor(
     private readonly conn: ChannelModel,
@@ -95,21 +106,17 @@ export class FleetClient {
   call(host: string, op: string, args: Record<string, unknown> = {}, o: CallOptions = {}): Promise<ReplyBody> {
     const commandId = o.commandId ?? randomUUID();
     const target: Record<string, string> = { host };
-    const rest = { ...args };
-    for (const k of ["domain", "network"] as const) {
-      if (typeof rest[k] === "string") {
-        target[k] = rest[k] as string;
-        delete rest[k];
-      }
+    const rest: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(args)) {
+      if ((k === "domain" || k === "network") && typeof v === "string") target[k] = v;
+      else rest[k] = v;
     }
-    const body = { v: WIRE_VERSION, command_id: commandId, op, target, args: rest, issued_at: new Date().toISOString(), ...(o.deadline ? { deadline: o.deadline } : {}), ...(o.idempotencyKey ? { idempotency_key: o.idempotencyKey } : {}) };
+    const body: Record<string, unknown> = { v: WIRE_VERSION, command_id: commandId, op, target, args: rest, issued_at: new Date().toISOString() };
+    if (o.deadline) body["deadline"] = o.deadline;
+    if (o.idempotencyKey) body["idempotency_key"] = o.idempotencyKey;
     return new Promise((resolve, reject) => {
       const timeoutMs = o.timeoutMs ?? this.timeoutMs;
-      const timer = setTimeout(() => {
-        this.pending.delete(commandId);
-        reject(new AgentError("operation_timeout", `no reply to ${op} from ${host} within ${timeoutMs} ms`, { component: "amqp" }));
-      }, timeoutMs);
-      this.pending.set(commandId, { resolve, reject, timer, ...(o.onAccepted ? { onAccepted: o.onAccepted } : {}) });
+      this.pending.set(commandId, { resolve, reject, deadline: performance.now() + timeoutMs, what: `${op} from ${host}`, timeoutMs, onAccepted: o.onAccepted });
       this.publishCommand(host, commandId, body, o);
     });
   }
@@ -125,7 +132,7 @@ export class FleetClient {
   private publishCommand(host: string, commandId: string, body: unknown, o: CallOptions): void {
     const user = o.user === undefined ? this.username : o.user;
     const ttl = o.deadline === undefined ? undefined : Math.max(1, o.deadline - Date.now());
-    this.ch.publish(this.names.cmd, host === "*" ? this.names.allKey : `host.${host}`, Buffer.from(JSON.stringify(body)), {
+    const props: Options.Publish = {
       contentType: "application/json",
       messageId: commandId,
       correlationId: commandId,
@@ -134,9 +141,10 @@ export class FleetClient {
       type: "command",
       appId: "virtbus-client",
       persistent: true,
-      ...(user === null ? {} : { userId: user }),
-      ...(ttl === undefined ? {} : { expiration: String(ttl) }),
-    });
+    };
+    if (user !== null) props.userId = user;
+    if (ttl !== undefined) props.expiration = String(ttl);
+    this.ch.publish(this.names.cmd, host === "*" ? this.names.allKey : `host.${host}`, Buffer.from(JSON.stringify(body)), props);
   }
 
   private onReply(m: ConsumeMessage): void {
@@ -150,7 +158,6 @@ export class FleetClient {
     const p = this.pending.get(id);
     if (!p) return;
     if (r.status === "accepted") return void p.onAccepted?.(r);
-    clearTimeout(p.timer);
     this.pending.delete(id);
     p.resolve(r);
   }
@@ -190,16 +197,24 @@ export class FleetClient {
     return latest;
   }
 
+  private sweep(): void {
+    if (this.pending.size === 0) return;
+    const now = performance.now();
+    for (const [id, p] of this.pending) {
+      if (now < p.deadline) continue;
+      this.pending.delete(id);
+      p.reject(new AgentError("operation_timeout", `no reply to ${p.what} within ${p.timeoutMs} ms`, { component: "amqp" }));
+    }
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     this.failAll(new AgentError("operation_failed", "client closed", { component: "amqp" }));
     await this.conn.close().catch(() => undefined);
   }
 
   private failAll(e: Error): void {
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(e);
-    }
+    for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
   }
 }

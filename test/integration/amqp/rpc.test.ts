@@ -115,6 +115,15 @@ describe("AMQP commands against the machine's RabbitMQ", () => {
     expect(again.h.store.getDomain(dom2.uuid)!.state).toBe("running");
   });
 
+  it("a call nobody answers fails with operation_timeout after its own timeout, not before, and other calls still succeed", async () => {
+    const { client } = await setup();
+    const t0 = performance.now();
+    const lost = client.call("no-such-host", "host.ping", {}, { timeoutMs: 250 });
+    expect((await client.call("h1", "host.ping")).status).toBe("ok"); // answered while the other waits
+    await expect(lost).rejects.toMatchObject({ code: "operation_timeout", message: "no reply to host.ping from no-such-host within 250 ms" });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+  });
+
   /**
    * A send_key the broker delivered to an agent that then died without acking (as it would
    * with its host): the test's own consumer plays that agent, so the journal holds no start
