@@ -3,6 +3,7 @@
  * operations (glob on the dotted name) and optionally guest-name patterns.
  */
 import { AgentError } from "../model/errors.js";
+import { globToRegExp } from "../model/glob.js";
 import type { Caller } from "./types.js";
 
 export interface RoleDef {
@@ -38,11 +39,6 @@ export const BUILTIN_ROLES: Record<string, RoleDef> = {
 };
 
 export const DEFAULT_POLICY: PolicyConfig = { roles: {}, users: { local: ["admin"] } };
-
-function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${escaped}$`);
-}
 
 interface CompiledRole {
   ops: RegExp[];

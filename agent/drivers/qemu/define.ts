@@ -3,7 +3,6 @@
  * fixed once so the guest ABI stays stable (canonical machine, PCI addresses, MACs), then
  * host checks (emulator and disk sources exist).
  */
-import { loadDescriptors, resolveFirmware } from "./firmware.js";
 import { constants as fsc } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import type { DomainDef } from "../../model/domain-def.js";
@@ -11,6 +10,7 @@ import { validateDomainDef } from "../../model/domain-validate.js";
 import { AgentError } from "../../model/errors.js";
 import { assignAddresses, assignMacs } from "./address.js";
 import { canonicalMachine, probeQemu } from "./caps.js";
+import { loadDescriptors, resolveFirmware } from "./firmware.js";
 
 /**
  * @throws AgentError invalid_arg (validation, missing emulator or disk), config_unsupported

@@ -14,6 +14,7 @@ import { chmod, copyFile, mkdir, readdir, readFile, stat } from "node:fs/promise
 import { dirname, join } from "node:path";
 import type { DomainDef } from "../../model/domain-def.js";
 import { AgentError } from "../../model/errors.js";
+import { globToRegExp } from "../../model/glob.js";
 
 export const FIRMWARE_DIRS = ["/usr/share/qemu/firmware", "/etc/qemu/firmware"];
 
@@ -72,14 +73,11 @@ export async function loadDescriptors(dirs: readonly string[] = FIRMWARE_DIRS): 
   return out;
 }
 
-const glob = (pattern: string, s: string): boolean =>
-  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`).test(s);
-
 /** The first descriptor that fits the guest's architecture, machine and SMM setting. */
 export function selectFirmware(descs: readonly FirmwareDescriptor[], def: DomainDef): FirmwareDescriptor | undefined {
   const machine = def.os.machine ?? "";
   return descs.find((d) => {
-    if (!d.targets.some((t) => t.architecture === def.os.arch && t.machines.some((m) => glob(m, machine)))) return false;
+    if (!d.targets.some((t) => t.architecture === def.os.arch && t.machines.some((m) => globToRegExp(m).test(machine)))) return false;
     // Firmware that needs SMM is passed over only when the guest turns SMM off explicitly.
     if (d.features.includes("requires-smm") && def.features.smm === false) return false;
     return true;
