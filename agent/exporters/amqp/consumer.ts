@@ -174,12 +174,9 @@ export class CommandConsumer {
    */
   private settle(ch: Channel, d: Delivery, core: ReplyCore): void {
     try {
-      if (d.replyTo) {
-        this.publishReply(ch, d.replyTo, d.inReplyTo, core);
-        this.deps.idem.flush();
-        ch.ack(d.msg);
-      } else if (core.status === "ok" || core.status === "duplicate" || core.status === "error") {
-        this.deps.idem.flush();
+      if (d.replyTo) this.publishReply(ch, d.replyTo, d.inReplyTo, core);
+      this.deps.idem.flush(); // the done record before the ack
+      if (d.replyTo || core.status === "ok" || core.status === "duplicate" || core.status === "error") {
         ch.ack(d.msg);
       } else {
         ch.nack(d.msg, false, false); // nobody to tell: dead-letter it so an operator can see it

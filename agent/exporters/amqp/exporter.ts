@@ -178,9 +178,10 @@ export class AmqpExporter implements Component {
 
   /**
    * The one place seq is assigned: contiguous per epoch across events and snapshots. The
-   * record reaches the outbox (disk) and the broker at the end of this event-loop turn, in
-   * one write for everything emitted in the turn: a command's audit event then never sits
-   * between its handler and its reply, and a burst costs one write(2), not one per event.
+   * record reaches the outbox (disk) and the broker just after this event-loop turn (an
+   * audit record within AUDIT_BATCH_MS), in one write for everything pending: a command's
+   * audit event then never sits between its handler and its reply, and a burst costs one
+   * write(2), not one per event.
    */
   private append(head: Pick<NewRecord, "exchange" | "routingKey" | "type">, body: Record<string, unknown> | (() => Record<string, unknown>)): void {
     if (!this.outbox) return;

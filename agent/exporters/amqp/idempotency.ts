@@ -67,14 +67,13 @@ export class IdempotencyStore {
   private fd: number;
   private lines = 0;
   private syncing = 0;
-  /** Journal lines not yet written (see flushLines()). */
+  /** Journal lines not yet written (see flush()). */
   private buf: string[] = [];
   private bufScheduled = false;
   private closed = false;
   /** A volatile start record was written after the last fsync began. */
   private unsynced = false;
   private syncTimer: NodeJS.Timeout | undefined;
-  private readonly volatileSyncMs: number;
   private flushing = false;
   private waiting: (() => void)[] = [];
   /** Old fds a background fsync still used when they were retired; closed when none runs. */
@@ -87,9 +86,8 @@ export class IdempotencyStore {
     private readonly path: string,
     private readonly max: number,
     bootId: string,
-    volatileSyncMs: number,
+    private readonly volatileSyncMs: number,
   ) {
-    this.volatileSyncMs = volatileSyncMs;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const { last, records } = this.replay();
     this.fd = openSync(path, "a", 0o600);
@@ -135,7 +133,7 @@ export class IdempotencyStore {
     this.put(key, entry);
     if (mode === "memory") return Promise.resolve();
     this.write({ k: key, s: entry.state, at: entry.at });
-    this.flushLines();
+    this.flush();
     if (mode === "volatile") {
       // Group commit with the outbox's period: one fsync covers every volatile start of the
       // period, instead of a disk flush per key press competing with everything else's.
@@ -183,7 +181,7 @@ export class IdempotencyStore {
   close(): void {
     if (this.closed) return;
     if (this.syncTimer) clearTimeout(this.syncTimer);
-    this.flushLines();
+    this.flush();
     this.closed = true;
     fsyncSync(this.fd);
     this.retire(this.fd);
@@ -204,16 +202,14 @@ export class IdempotencyStore {
     this.buf.push(`${JSON.stringify(line)}\n`);
     if (this.bufScheduled) return;
     this.bufScheduled = true;
-    setImmediate(() => this.flushLines());
+    setImmediate(() => this.flush());
   }
 
-  /** Writes buffered journal lines now (the consumer calls it before acking a command). */
+  /**
+   * Writes the buffered journal lines in one write(2), in order: begin() calls it first, and
+   * the consumer before acking a command.
+   */
   flush(): void {
-    this.flushLines();
-  }
-
-  /** Writes the buffered journal lines in one write(2) (in order: begin() flushes first). */
-  private flushLines(): void {
     this.bufScheduled = false;
     if (this.buf.length === 0 || this.closed) return;
     const text = this.buf.join("");
