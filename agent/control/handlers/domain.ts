@@ -7,6 +7,8 @@ import { toInfo, toSummary } from "../views.js";
 
 /** Name or UUID of a domain, as virsh accepts it. */
 export const DomainRef = Type.String({ minLength: 1, maxLength: 256 });
+/** A domain or network XML document (`define` of either). */
+export const XmlDocArgs = Type.Object({ xml: Type.String({ minLength: 1, maxLength: 1_048_576 }) }, { additionalProperties: false });
 const ByDomain = Type.Object({ domain: DomainRef }, { additionalProperties: false });
 
 function uuidOf(ctx: CommandContext): string {
@@ -31,7 +33,7 @@ function simpleVerb(summary: string, call: (ctx: CommandContext, uuid: string) =
 export const DOMAIN_COMMANDS = {
   "domain.define": defineCommand({
     summary: "define (or update) a persistent domain from libvirt domain XML",
-    args: Type.Object({ xml: Type.String({ minLength: 1, maxLength: 1_048_576 }) }, { additionalProperties: false }),
+    args: XmlDocArgs,
     target: "host",
     mutates: true,
     snmpWritable: false,

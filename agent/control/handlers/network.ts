@@ -3,6 +3,7 @@ import { Type } from "@sinclair/typebox";
 import type { DhcpLease, NetworkDriver } from "../../drivers/network.js";
 import { AgentError } from "../../model/errors.js";
 import { defineCommand, type CommandContext } from "../types.js";
+import { XmlDocArgs } from "./domain.js";
 
 /** Name or UUID of a network, as virsh accepts it. */
 export const NetworkRef = Type.String({ minLength: 1, maxLength: 256 });
@@ -22,7 +23,7 @@ function leaseWire(l: DhcpLease): Record<string, unknown> {
 export const NETWORK_COMMANDS = {
   "network.define": defineCommand({
     summary: "define (or update) a persistent network from libvirt network XML",
-    args: Type.Object({ xml: Type.String({ minLength: 1, maxLength: 1_048_576 }) }, { additionalProperties: false }),
+    args: XmlDocArgs,
     target: "host",
     mutates: true,
     snmpWritable: false,
