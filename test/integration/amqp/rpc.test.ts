@@ -21,9 +21,9 @@ describe("AMQP commands against the machine's RabbitMQ", () => {
     clients = [];
   });
 
-  async function setup(policy?: Parameters<typeof startAgent>[0]["policy"]): Promise<{ agent: Agent; client: FleetClient }> {
+  async function setup(policy?: Parameters<typeof startAgent>[0]["policy"], bootId?: string): Promise<{ agent: Agent; client: FleetClient }> {
     prefix = uniquePrefix();
-    const agent = await startAgent(policy ? { prefix, policy } : { prefix });
+    const agent = await startAgent({ prefix, ...(policy ? { policy } : {}), ...(bootId ? { bootId } : {}) });
     agents.push(agent);
     await waitUntil(() => agent.exporter.health().connected, 5000, "the agent to connect");
     const client = await FleetClient.connect({ url: BROKER, prefix, timeoutMs: 5000 });
@@ -130,12 +130,7 @@ describe("AMQP commands against the machine's RabbitMQ", () => {
    * record, exactly as after a host crash that took the unsynced page cache along.
    */
   async function redeliveredSendKey(bootAfter: string): Promise<{ reply: Awaited<ReturnType<FleetClient["call"]>>; keys: number }> {
-    prefix = uniquePrefix();
-    const agent = await startAgent({ prefix, bootId: "boot-1" });
-    agents.push(agent);
-    await waitUntil(() => agent.exporter.health().connected, 5000, "the agent to connect");
-    const client = await FleetClient.connect({ url: BROKER, prefix, timeoutMs: 10_000 });
-    clients.push(client);
+    const { agent, client } = await setup(undefined, "boot-1");
     const dom = agent.h.store.listDomains().find((d) => d.state === "running")!;
     await agent.exporter.stop();
     agents = [];
