@@ -95,8 +95,10 @@ export class GuestSupervisor {
       const rt = (early.rt = newRuntime(uuid, proc, status));
       this.runtimes.set(uuid, rt);
       this.o.store.setDomain({ ...this.get(uuid), id, pid: proc.pid, startedAt: status.startedAt });
-      this.apply(rt, { state: "running", reason: "booted", event: "started", detail: "booted" });
-      if (paused) this.apply(rt, { state: "paused", reason: "user", event: "suspended", detail: "paused" });
+      // spawnGuest wrote the status file with the final state already (before `cont`): no
+      // second crash-safe write, and none still in flight after start() returns.
+      this.apply(rt, { state: "running", reason: "booted", event: "started", detail: "booted" }, false);
+      if (paused) this.apply(rt, { state: "paused", reason: "user", event: "suspended", detail: "paused" }, false);
       for (const e of early.events.splice(0)) this.onQmpEvent(rt, e);
       this.watchExit(rt);
       return this.get(uuid);
@@ -272,11 +274,11 @@ export class GuestSupervisor {
     }
   }
 
-  /** One state change: store, status file (chained), bus event, in that order. */
-  private apply(rt: Runtime, t: Transition): void {
+  /** One state change: store, status file (chained, unless `persist` is false), bus event, in that order. */
+  private apply(rt: Runtime, t: Transition, persist = true): void {
     const next: DomainView = { ...this.get(rt.uuid), state: t.state, reason: t.reason, stateChangedAt: Date.now() };
     this.o.store.setDomain(next);
-    this.persist(rt, { state: t.state, reason: t.reason });
+    if (persist) this.persist(rt, { state: t.state, reason: t.reason });
     this.emit(next, t.event, t.detail);
   }
 
