@@ -35,7 +35,7 @@ const renderStart: Renderer = ({ results: r }) => {
       : `libvirt: ${lv}`;
   return `## Guest start (issue #2)
 
-Diskless guest (64 MiB, TCG, SeaBIOS), ${r["rounds"] as number} starts each.
+Diskless guest (64 MiB, TCG, SeaBIOS), ${r["rounds"] as number} starts each, raw and virtbus taking turns.
 
 ${table(["path", "p50", "p99", "÷ raw (p50)"], rows)}
 
