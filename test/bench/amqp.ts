@@ -3,6 +3,9 @@
  * trip, events/s with confirms through the outbox, emit → consumer latency, and
  * domain.send_key over the bus against the same RPC doing a raw QMP send-key.
  *
+ * send_key runs the compiled agent and the raw server each in a process of its own (see
+ * sendKeyOverBus()); host.ping and the raw RPCs run in this process, next to their clients.
+ *
  * Raw baselines: a classic exclusive queue (the floor of any AMQP RPC here) and a quorum
  * queue with persistent commands acked after the reply (the agent's own topology, DESIGN.md
  * §4; a quorum queue only delivers after the broker's log write, so compare the agent with
@@ -14,18 +17,14 @@
  * own), which the next call pays for; interleaving call by call made every path pay for a
  * different one's leftovers, while a block measures each path as a controller issuing
  * commands back to back sees it, and alternating blocks still spreads machine noise evenly.
- * Run: npx tsx test/bench/amqp.ts [calls]
+ * Run: npx tsx test/bench/amqp.ts [calls] [rpc,events,send_key]
  */
-import { mkdtempSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
-import { connect, type ChannelModel } from "amqplib";
-import { silentLogger } from "../../agent/core/log.js";
-import type { QmpClient } from "../../agent/drivers/qemu/qmp.js";
+import { spawn } from "node:child_process";
+import { loadavg } from "node:os";
+import { connect } from "amqplib";
 import { FleetClient } from "../../agent/exporters/amqp/client.js";
-import { AmqpExporter } from "../../agent/exporters/amqp/exporter.js";
-import { makeQemuHarness } from "../helpers/qemu-harness.js";
-import { amqpConfig, BROKER, cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil, type Agent } from "../integration/amqp/env.js";
+import { startAgentProcess } from "../helpers/agent-process.js";
+import { BROKER, cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil, type Agent } from "../integration/amqp/env.js";
 
 const BLOCK = 50;
 const SKIP = 5;
@@ -40,25 +39,10 @@ interface RawRpc {
   close(): Promise<void>;
 }
 
-/**
- * A bare amqplib RPC server and client: over a classic exclusive queue, or over a quorum
- * queue like the agent's. `work` runs before the reply (the send-key reference uses it).
- */
-async function openRawRpc(prefix: string, name: string, quorum: boolean, work?: () => Promise<unknown>): Promise<RawRpc> {
-  const conns: ChannelModel[] = [await connect(BROKER, { noDelay: true }), await connect(BROKER, { noDelay: true })];
-  const srv = await conns[0]!.createChannel();
-  const cli = await conns[1]!.createChannel();
-  const q = (await srv.assertQueue(quorum ? `${prefix}.raw.${name}` : "", quorum ? { durable: true, arguments: { "x-queue-type": "quorum" } } : { exclusive: true })).queue;
-  await srv.prefetch(16);
-  await srv.consume(q, (m) => {
-    if (!m) return;
-    const reply = (): void => {
-      srv.publish("", m.properties.replyTo as string, m.content, { correlationId: m.properties.correlationId });
-      srv.ack(m);
-    };
-    if (work) void work().then(reply);
-    else reply();
-  });
+/** A bare amqplib RPC client on a connection of its own: persistent commands to `queue`, replies on an exclusive queue. */
+async function openRawClient(queue: string, persistent = true): Promise<RawRpc> {
+  const conn = await connect(BROKER, { noDelay: true });
+  const cli = await conn.createChannel();
   const rq = (await cli.assertQueue("", { exclusive: true })).queue;
   const waiters = new Map<string, () => void>();
   await cli.consume(rq, (m) => m && waiters.get(String(m.properties.correlationId))?.(), { noAck: true });
@@ -68,11 +52,33 @@ async function openRawRpc(prefix: string, name: string, quorum: boolean, work?: 
       new Promise<void>((r) => {
         const id = String(i++);
         waiters.set(id, r);
-        cli.sendToQueue(q, Buffer.from("{}"), { replyTo: rq, correlationId: id, persistent: quorum });
+        cli.sendToQueue(queue, Buffer.from("{}"), { replyTo: rq, correlationId: id, persistent });
       }),
+    close: () => conn.close(),
+  };
+}
+
+/**
+ * A bare amqplib RPC server and client (separate connections): over a classic exclusive
+ * queue, or over a quorum queue like the agent's.
+ */
+async function openRawRpc(prefix: string, name: string, quorum: boolean): Promise<RawRpc> {
+  const conn = await connect(BROKER, { noDelay: true });
+  const srv = await conn.createChannel();
+  const q = (await srv.assertQueue(quorum ? `${prefix}.raw.${name}` : "", quorum ? { durable: true, arguments: { "x-queue-type": "quorum" } } : { exclusive: true })).queue;
+  await srv.prefetch(16);
+  await srv.consume(q, (m) => {
+    if (!m) return;
+    srv.publish("", m.properties.replyTo as string, m.content, { correlationId: m.properties.correlationId });
+    srv.ack(m);
+  });
+  const client = await openRawClient(q, quorum);
+  return {
+    call: client.call,
     close: async () => {
       if (quorum) await srv.deleteQueue(q);
-      for (const c of conns) await c.close();
+      await client.close();
+      await conn.close();
     },
   };
 }
@@ -139,74 +145,108 @@ async function measureEvents(agent: Agent, client: FleetClient): Promise<{ lat: 
 
 const KEY_GUEST = "<domain type='qemu'><name>k</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>";
 
-type Peek = { sup: { requireRuntime(uuid: string): { proc: { qmp: QmpClient } } } };
+/** A child process that prints READY when it serves; resolves with a stop(). */
+async function startServer(args: string[]): Promise<() => Promise<void>> {
+  const cp = spawn(process.execPath, ["--import", "tsx", ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    cp.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("READY")) resolve();
+    });
+    cp.once("exit", (code) => reject(new Error(`${args[0]} exited with ${code} before it was ready`)));
+  });
+  return async () => {
+    const exited = new Promise((r) => cp.once("exit", r));
+    cp.kill("SIGTERM");
+    await exited;
+  };
+}
 
 /**
- * domain.send_key over the bus to a real diskless TCG guest (QEMU driver), against the
- * same thing done raw: a bare quorum-queue RPC whose server sends QMP `send-key` on the
- * driver's own monitor connection (QEMU serves one client per monitor) before replying.
+ * domain.send_key over the bus to a real diskless TCG guest, against the same thing done
+ * raw. Each server is a process of its own, as in production (a controller never runs
+ * inside the agent): the compiled agent with its default config (QEMU driver, info-level
+ * log to a file, journal, audit events) and test/bench/bus-raw-server.ts, a bare
+ * quorum-queue RPC server relaying each command as one raw QMP `send-key` to a QEMU of its
+ * own launched with the agent's argv. Both clients live in this process.
  */
 async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[]; agent: number[] }> {
-  const h = await makeQemuHarness({ policy: { roles: {}, users: { guest: ["admin"], bench: ["admin"] } } });
-  const stateDir = mkdtempSync(join(tmpdir(), "vbt-amqp-qemu-"));
-  const exporter = new AmqpExporter({ services: h.services, dispatcher: h.dispatcher, config: amqpConfig(prefix), stateDir, log: silentLogger() });
-  const caller = { user: "bench", via: "internal" } as const;
+  const hostId = "kbench";
+  const agentProc = await startAgentProcess(
+    { host_id: hostId, hypervisor: { driver: "qemu" }, authz: { users: { guest: ["admin"] } }, amqp: { enabled: true, url: BROKER, username: "guest", prefix } },
+    undefined,
+    { compiled: true, logFile: true },
+  );
+  let stopRaw: (() => Promise<void>) | undefined;
+  let client: FleetClient | undefined;
   let raw: RawRpc | undefined;
   try {
-    await h.dispatcher.dispatch("domain.define", { xml: KEY_GUEST }, caller);
-    const { uuid } = (await h.dispatcher.dispatch("domain.start", { domain: "k" }, caller)) as { uuid: string };
-    const qmp = (h.driver as unknown as Peek).sup.requireRuntime(uuid).proc.qmp;
-    await exporter.start();
-    await waitUntil(() => exporter.health().connected, 5000, "the QEMU agent to connect");
-    raw = await openRawRpc(prefix, "sendkey", true, () => qmp.execute("send-key", { keys: [{ type: "qcode", data: "shift" }], "hold-time": 0 }));
-    const client = await FleetClient.connect({ url: BROKER, prefix });
+    client = await FleetClient.connect({ url: BROKER, prefix, timeoutMs: 60_000 });
+    // Commands published before the agent has declared its queue are unroutable: ping until it answers.
+    for (let i = 0; ; i++) {
+      const r = await client.call(hostId, "host.ping", {}, { timeoutMs: 250 }).catch(() => undefined);
+      if (r?.status === "ok") break;
+      if (i === 80) throw new Error(`the agent process does not answer on the bus:\n${agentProc.output()}`);
+    }
+    await client.invoke(hostId, "domain.define", { xml: KEY_GUEST });
+    await client.invoke(hostId, "domain.start", { domain: "k" });
+    stopRaw = await startServer(["test/bench/bus-raw-server.ts", `${prefix}.raw.sendkey`]);
+    raw = await openRawClient(`${prefix}.raw.sendkey`);
+    const c = client;
     const agent = async (): Promise<void> => {
       // Shift alone types nothing, so thousands of presses leave the guest alone.
-      const r = await client.call(h.services.hostId, "domain.send_key", { domain: "k", keys: ["KEY_LEFTSHIFT"] });
+      const r = await c.call(hostId, "domain.send_key", { domain: "k", keys: ["KEY_LEFTSHIFT"] });
       if (r.status !== "ok") throw new Error(`send_key over the bus: ${r.status} ${r.error?.message ?? ""}`);
     };
     const s = await inBlocks({ raw: () => raw!.call(), agent }, n);
-    await client.close();
+    await client.invoke(hostId, "domain.destroy", { domain: "k" });
     return { raw: s["raw"]!, agent: s["agent"]! };
   } finally {
     await raw?.close();
-    await exporter.stop();
-    await h.cleanup();
-    removeDir(stateDir);
-    await cleanupTopology(prefix, [h.services.hostId]);
+    await stopRaw?.();
+    await client?.close();
+    await agentProc.stop();
+    await cleanupTopology(prefix, [hostId]);
   }
 }
 
 async function main(): Promise<void> {
   await requireBroker();
   const n = Number(process.argv[2] ?? 2000);
+  const parts = new Set((process.argv[3] ?? "rpc,events,send_key").split(","));
   const prefix = uniquePrefix();
-  const agent = await startAgent({ prefix, demoDomains: 1, cfg: { confirm_window: 512 } });
-  try {
-    await waitUntil(() => agent.exporter.health().connected, 5000, "connect");
-    const client = await FleetClient.connect({ url: BROKER, prefix });
-    const rpc = await measureRpc(n, prefix, client);
-    const ev = await measureEvents(agent, client);
-    await client.close();
-    const sendKey = await sendKeyOverBus(n, prefix);
-    const result = {
-      calls: n,
-      raw_rpc_ms: { p50: pct(rpc["raw"]!, 50), p99: pct(rpc["raw"]!, 99) },
-      raw_rpc_quorum_ms: { p50: pct(rpc["rawQuorum"]!, 50), p99: pct(rpc["rawQuorum"]!, 99) },
-      agent_ping_ms: { p50: pct(rpc["ping"]!, 50), p99: pct(rpc["ping"]!, 99) },
-      raw_send_key_rpc_ms: { p50: pct(sendKey.raw, 50), p99: pct(sendKey.raw, 99) },
-      agent_send_key_ms: { p50: pct(sendKey.agent, 50), p99: pct(sendKey.agent, 99) },
-      block: BLOCK,
-      events_per_s_confirmed: ev.eps,
-      event_latency_ms: { p50: pct(ev.lat, 50), p99: pct(ev.lat, 99) },
-      loadavg: loadavg().map((x) => Number(x.toFixed(2))),
-    };
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  } finally {
-    await agent.exporter.stop();
-    removeDir(agent.stateDir);
-    await cleanupTopology(prefix, ["h1"]);
+  const result: Record<string, unknown> = { calls: n, block: BLOCK };
+  if (parts.has("rpc") || parts.has("events")) {
+    const agent = await startAgent({ prefix, demoDomains: 1, cfg: { confirm_window: 512 } });
+    try {
+      await waitUntil(() => agent.exporter.health().connected, 5000, "connect");
+      const client = await FleetClient.connect({ url: BROKER, prefix });
+      if (parts.has("rpc")) {
+        const rpc = await measureRpc(n, prefix, client);
+        result["raw_rpc_ms"] = { p50: pct(rpc["raw"]!, 50), p99: pct(rpc["raw"]!, 99) };
+        result["raw_rpc_quorum_ms"] = { p50: pct(rpc["rawQuorum"]!, 50), p99: pct(rpc["rawQuorum"]!, 99) };
+        result["agent_ping_ms"] = { p50: pct(rpc["ping"]!, 50), p99: pct(rpc["ping"]!, 99) };
+      }
+      if (parts.has("events")) {
+        const ev = await measureEvents(agent, client);
+        result["events_per_s_confirmed"] = ev.eps;
+        result["event_latency_ms"] = { p50: pct(ev.lat, 50), p99: pct(ev.lat, 99) };
+      }
+      await client.close();
+    } finally {
+      await agent.exporter.stop();
+      removeDir(agent.stateDir);
+      await cleanupTopology(prefix, ["h1"]);
+    }
   }
+  if (parts.has("send_key")) {
+    const sendKey = await sendKeyOverBus(n, prefix);
+    result["raw_send_key_rpc_ms"] = { p50: pct(sendKey.raw, 50), p99: pct(sendKey.raw, 99) };
+    result["agent_send_key_ms"] = { p50: pct(sendKey.agent, 50), p99: pct(sendKey.agent, 99) };
+  }
+  result["loadavg"] = loadavg().map((x) => Number(x.toFixed(2)));
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 
 await main();

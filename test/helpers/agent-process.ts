@@ -3,7 +3,7 @@
  * operator does, with a config in a temporary directory.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -20,11 +20,16 @@ export interface AgentProcess {
   cli(args: string[], opts?: { input?: string }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
 }
 
-/** Starts the agent with `config` merged over a loopback-only, temp-dir base; resolves when its socket is up. */
+/**
+ * Starts the agent with `config` merged over a loopback-only, temp-dir base; resolves when its
+ * socket is up. `logFile`: the agent writes its output to `<dir>/agent.log` itself, as under a
+ * service manager, instead of through a pipe this process reads (benchmarks: the measuring
+ * process then does none of the agent's logging work).
+ */
 export async function startAgentProcess(
   config: Record<string, unknown>,
   dir = mkdtempSync(join(tmpdir(), "virtbus-e2e-")),
-  opts: { compiled?: boolean } = {},
+  opts: { compiled?: boolean; logFile?: boolean } = {},
 ): Promise<AgentProcess> {
   const socket = join(dir, "run", "virtbus.sock");
   const base = {
@@ -39,21 +44,25 @@ export async function startAgentProcess(
   const cfgPath = join(dir, "agent.yaml");
   writeFileSync(cfgPath, stringify({ ...base, ...config }));
   const entry = opts.compiled ? ["dist/agent/main.js"] : [...TSX, "agent/main.ts"];
-  const proc = spawn(process.execPath, [...entry, "--config", cfgPath], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const logPath = join(dir, "agent.log");
+  const logFd = opts.logFile ? openSync(logPath, "a", 0o600) : undefined;
+  const proc = spawn(process.execPath, [...entry, "--config", cfgPath], { stdio: logFd === undefined ? ["ignore", "pipe", "pipe"] : ["ignore", logFd, logFd] });
+  if (logFd !== undefined) closeSync(logFd);
+  let piped = "";
+  proc.stdout?.on("data", (d: Buffer) => (piped += d.toString()));
+  proc.stderr?.on("data", (d: Buffer) => (piped += d.toString()));
+  const out = logFd === undefined ? () => piped : () => readFileSync(logPath, "utf8");
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
   for (let i = 0; i < 200 && !existsSync(socket); i++) {
-    if (proc.exitCode !== null) throw new Error(`agent exited with ${proc.exitCode}:\n${out}`);
+    if (proc.exitCode !== null) throw new Error(`agent exited with ${proc.exitCode}:\n${out()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  if (!existsSync(socket)) throw new Error(`agent socket did not appear:\n${out}`);
+  if (!existsSync(socket)) throw new Error(`agent socket did not appear:\n${out()}`);
   return {
     dir,
     socket,
     proc,
-    output: () => out,
+    output: out,
     stop: async (signal = "SIGTERM") => {
       if (proc.exitCode === null) proc.kill(signal);
       const code = await exited;
