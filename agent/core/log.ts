@@ -18,13 +18,23 @@ export const REDACT_PATHS = [
   "*.priv_key",
 ];
 
+/**
+ * The agent's root logger, writing JSON lines to stdout (the service manager's journal).
+ * Asynchronously: a line is handed to the kernel by libuv's thread pool, so a command's
+ * audit line costs its reply no write(2) (a synchronous stdout write sat between every
+ * mutating command's handler and its reply). Lines still queued are flushed synchronously
+ * when the process exits; only a SIGKILL can lose the last few milliseconds of them.
+ */
 export function createRootLogger(level: string, opts: LoggerOptions = {}): Logger {
-  return pino({
-    level,
-    base: { svc: "virtbus" },
-    redact: { paths: REDACT_PATHS, censor: "***" },
-    ...opts,
-  });
+  return pino(
+    {
+      level,
+      base: { svc: "virtbus" },
+      redact: { paths: REDACT_PATHS, censor: "***" },
+      ...opts,
+    },
+    pino.destination({ dest: 1, sync: false }),
+  );
 }
 
 /** A logger that drops everything: tests and pure callers that need one. */
