@@ -14,6 +14,12 @@ export interface DispatchOptions {
   commandId?: string;
   /** Absolute wall-clock ms; a command that would start later is never executed. */
   deadline?: number;
+  /**
+   * Takes the command's audit (log line and `command.audit` event, duration already
+   * measured) and runs it once the transport has sent its reply, so the audit costs the
+   * caller's round trip nothing. The transport must run it exactly once. Absent: at once.
+   */
+  deferAudit?: (audit: () => void) => void;
 }
 
 export interface DispatchOutcome {
@@ -89,12 +95,12 @@ export class Dispatcher {
         );
       });
       const durationMs = performance.now() - t0;
-      this.audit(op, args, caller, opts, target, "ok", durationMs);
+      this.auditNowOrLater(op, args, caller, opts, target, "ok", durationMs);
       return { ok: true, result, durationMs };
     } catch (e) {
       const error = toAgentError(e, "control");
       const durationMs = performance.now() - t0;
-      this.audit(op, args, caller, opts, target, error.code, durationMs);
+      this.auditNowOrLater(op, args, caller, opts, target, error.code, durationMs);
       return { ok: false, error, durationMs };
     }
   }
@@ -131,6 +137,11 @@ export class Dispatcher {
     const view = this.services.store.findDomain(ref);
     if (!view) throw new AgentError("domain.not_found", `no domain with name or uuid "${ref}"`, { component: "control" });
     return { uuid: view.uuid, name: view.name };
+  }
+
+  private auditNowOrLater(op: string, args: Record<string, unknown>, caller: Caller, opts: DispatchOptions, target: string | undefined, result: "ok" | ErrorCode, durationMs: number): void {
+    if (opts.deferAudit) opts.deferAudit(() => this.audit(op, args, caller, opts, target, result, durationMs));
+    else this.audit(op, args, caller, opts, target, result, durationMs);
   }
 
   private audit(op: string, args: Record<string, unknown>, caller: Caller, opts: DispatchOptions, target: string | undefined, result: "ok" | ErrorCode, durationMs: number): void {

@@ -7,8 +7,9 @@
  * `done` records, replayed into a bounded LRU map at start and compacted (rewritten with
  * the live entries, fsync'ed, renamed) when it holds twice the bound.
  *
- * `done` records are written once per event-loop turn, after the turn's replies went out
- * (one write(2) for every command finished in the turn); a `begin` is written at once.
+ * `done` records are buffered and written by the consumer just before it acks, once the
+ * reply is on the socket (one write(2) for every command finished by then); a `begin` is
+ * written at once.
  *
  * Boots: the journal carries a marker line per host boot ({"boot": id, "after": previous}),
  * written and fsync'ed at open. `hostRestarted` is true for the whole of a boot whose journal
@@ -67,8 +68,8 @@ export class IdempotencyStore {
   private fd: number;
   private lines = 0;
   private syncing = 0;
-  /** Journal lines not yet written (see flush()). */
-  private buf: string[] = [];
+  /** Journal records not yet written (see flush()); serialised when written. */
+  private buf: JournalLine[] = [];
   private bufScheduled = false;
   private closed = false;
   /** A volatile start record was written after the last fsync began. */
@@ -132,7 +133,7 @@ export class IdempotencyStore {
     const entry: IdemEntry = { state: "in_progress", at: Date.now() };
     this.put(key, entry);
     if (mode === "memory") return Promise.resolve();
-    this.write({ k: key, s: entry.state, at: entry.at });
+    this.buf.push({ k: key, s: entry.state, at: entry.at });
     this.flush();
     if (mode === "volatile") {
       // Group commit with the outbox's period: one fsync covers every volatile start of the
@@ -199,10 +200,13 @@ export class IdempotencyStore {
   }
 
   private write(line: JournalLine): void {
-    this.buf.push(`${JSON.stringify(line)}\n`);
+    this.buf.push(line);
     if (this.bufScheduled) return;
     this.bufScheduled = true;
-    setImmediate(() => this.flush());
+    // A safety net only: the consumer flushes before it acks, after the reply has left. A
+    // timer, not a setImmediate: one queued now would run before amqplib's own setImmediate
+    // that writes the reply to the socket, putting this write(2) back on the reply's path.
+    setTimeout(() => this.flush(), 0).unref();
   }
 
   /**
@@ -212,7 +216,8 @@ export class IdempotencyStore {
   flush(): void {
     this.bufScheduled = false;
     if (this.buf.length === 0 || this.closed) return;
-    const text = this.buf.join("");
+    let text = "";
+    for (const line of this.buf) text += `${JSON.stringify(line)}\n`;
     this.lines += this.buf.length;
     this.buf = [];
     writeSync(this.fd, text);

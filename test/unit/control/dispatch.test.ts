@@ -15,6 +15,27 @@ describe("dispatch", () => {
     expect(audits.at(-1)?.payload).toMatchObject({ op: "domain.explode", result: "no_support", caller: "local" });
   });
 
+  it("a transport that defers the audit gets it once the command is answered, with the duration measured before, one per command", async () => {
+    const h = await makeHarness({ demoDomains: 1 });
+    const deferred: (() => void)[] = [];
+    const audits = () => h.events.filter((e) => e.name === "command.audit");
+    const before = audits().length;
+    const ok = await h.dispatcher.run("domain.send_key", { domain: "demo-1", keys: ["KEY_A"] }, local, { commandId: "c1", deferAudit: (a) => deferred.push(a) });
+    const bad = await h.dispatcher.run("domain.send_key", { domain: "demo-1", keys: ["NO_SUCH_KEY"] }, local, { commandId: "c2", deferAudit: (a) => deferred.push(a) });
+    expect(ok.ok).toBe(true);
+    expect(bad.error?.code).toBe("invalid_arg");
+    expect(audits()).toHaveLength(before); // nothing audited while the transport replies
+    expect(deferred).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 20));
+    for (const a of deferred) a();
+    const records = audits().slice(before).map((e) => e.payload as unknown as Record<string, unknown>);
+    expect(records).toMatchObject([
+      { commandId: "c1", op: "domain.send_key", result: "ok", durationMs: ok.durationMs },
+      { commandId: "c2", result: "invalid_arg", durationMs: bad.durationMs },
+    ]);
+    expect(records[0]!["durationMs"]).toBeLessThan(20); // measured when the command ended, not when audited
+  });
+
   it("arguments that break the schema fail with invalid_arg naming the field", async () => {
     const h = await makeHarness({ demoDomains: 1 });
     await expect(h.dispatcher.dispatch("domain.shutdown", { domain: "demo-1", timeout_ms: -5 }, local)).rejects.toMatchObject({

@@ -127,7 +127,7 @@ describe("the idempotency journal", () => {
     s.close();
   });
 
-  it("writes finished records once per turn, ahead of a later start record, and at once on flush()", async () => {
+  it("writes finished records on flush(), ahead of a later start record, and on a timer, never in this turn's setImmediate", async () => {
     const dir = tmp();
     const s = IdempotencyStore.open(dir, 1000);
     const journalKeys = (): string[] => journalRecords(dir).map((l) => l.k);
@@ -141,11 +141,14 @@ describe("the idempotency journal", () => {
     await s.begin("m", "durable"); // a start record goes to disk at once, after what was buffered
     expect(journalKeys()).toEqual(["r1", "r2", "r3", "m"]);
     s.finish("r4", { status: "ok" });
+    // not in a setImmediate: that would run before amqplib's, which writes the reply
     await new Promise((r) => setImmediate(r));
+    expect(journalKeys()).toEqual(["r1", "r2", "r3", "m"]);
+    await new Promise((r) => setTimeout(r, 5));
     expect(journalKeys()).toEqual(["r1", "r2", "r3", "m", "r4"]);
     s.close();
     s.finish("late", { status: "ok" }); // after close: kept in memory, never written to a closed fd
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 5));
     expect(journalKeys()).not.toContain("late");
   });
 
