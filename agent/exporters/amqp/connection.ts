@@ -5,7 +5,8 @@
  * restore channels or consumers (DESIGN.md §4), so this loop rebuilds everything itself.
  */
 import { readFileSync } from "node:fs";
-import { connect, type ChannelModel, type Options } from "amqplib";
+import type { Writable } from "node:stream";
+import { connect, type Channel, type ChannelModel, type Options } from "amqplib";
 import type { Logger } from "pino";
 import type { AgentConfig } from "../../core/config-types.js";
 import { AgentError } from "../../model/errors.js";
@@ -155,4 +156,25 @@ export class BusConnection {
     const delay = backoffMs(this.attempt++, this.settings.reconnectMaxMs);
     this.timer = setTimeout(() => void this.tryConnect(), delay);
   }
+}
+
+/**
+ * The socket under a channel. amqplib hands each frame to it separately, one write(2) per
+ * message, which a batch of events pays per event (about 40 µs each on this 2-vCPU
+ * machine); corked, a batch goes out in one writev. This reaches into amqplib's internals
+ * (`channel.connection.stream`, unchanged since its 0.x releases); without them nothing is
+ * corked and publishing works as before.
+ */
+export function socketOf(ch: Channel): Writable | undefined {
+  const stream = (ch as unknown as { connection?: { stream?: unknown } }).connection?.stream;
+  return stream && typeof (stream as Writable).cork === "function" ? (stream as Writable) : undefined;
+}
+
+/**
+ * Uncorks once amqplib has handed this turn's frames to the socket: it does so in a
+ * setImmediate queued behind the current nextTicks, so one queued from a later nextTick
+ * runs after it (CommandConsumer.settle() relies on the same order).
+ */
+export function uncorkAfterWrite(sock: Writable): void {
+  process.nextTick(() => setImmediate(() => sock.uncork()));
 }

@@ -7,6 +7,7 @@ import type { Channel, ConsumeMessage, Options } from "amqplib";
 import type { Logger } from "pino";
 import type { DispatchOptions, Dispatcher } from "../../control/dispatch.js";
 import { AgentError, toAgentError } from "../../model/errors.js";
+import { socketOf, uncorkAfterWrite } from "./connection.js";
 import { brokerDeadline, commandArgs, errorReply, parseCommand, parseDeadline, type CommandEnvelope, type ReplyCore } from "./codec.js";
 import type { BeginMode, IdempotencyStore } from "./idempotency.js";
 
@@ -164,60 +165,58 @@ export class CommandConsumer {
 
   /**
    * The reply goes out on the delivery's own channel and the command is acked right behind
-   * it. AMQP keeps a channel's frames in order, so the broker has routed the reply before it
-   * sees the ack: if the connection drops in between, the command is redelivered and the
-   * idempotency store answers it `duplicate` with this result (the client may then see two
-   * replies and keeps the first). The journal's `done` record is written first, so an ack
-   * never leaves a finished command without its record.
+   * it, both in one write to the socket (corked: amqplib would make it two). AMQP keeps a
+   * channel's frames in order, so the broker has routed the reply before it sees the ack: if
+   * the connection drops in between, the command is redelivered and the idempotency store
+   * answers it `duplicate` with this result (the client may then see two replies and keeps
+   * the first).
    *
-   * That write and the ack wait until the reply is on the socket: amqplib hands a channel's
-   * frames to the socket in a setImmediate queued when the reply is published (behind this
-   * turn's nextTicks), so a setImmediate queued from a later nextTick runs after it. The
-   * caller then has its reply while the journal is written (one write(2) fewer on the
-   * reply's path, 15-30 µs here). Were amqplib to change that, only the order of the reply
-   * and the write would change, never the order of the write and the ack.
+   * What is left runs once the reply is on the socket (amqplib hands a channel's frames to
+   * it in a setImmediate queued behind this turn's nextTicks, so one queued from a later
+   * nextTick runs after it): the command's audit, log line and event. The journal's `done`
+   * record is written with the next start record or within IdempotencyStore's flush delay,
+   * after the ack. Should the agent die in between, a redelivery or a re-publish of the
+   * command finds its start record without an outcome and is answered `duplicate`,
+   * "outcome unknown"; it never runs twice, since a mutating command's start record is on
+   * disk before it runs (a read-only one has none, and running it again is harmless).
+   * Measured on send_key over the bus, all this had cost each command one more write(2) to
+   * the socket and one to the journal, and its reply the audit's 60 µs.
    *
    * No publisher confirms on this channel: replies are transient messages to the caller's
    * exclusive queue, which a confirm cannot make safer than the broker itself, and waiting
    * for one before acking cost every command 0.2-0.25 ms at p50 in back-to-back RPCs (the
    * settle then lands on the quorum log just as the next command is enqueued).
    */
-  private settle(ch: Channel, d: Delivery, core: ReplyCore): Promise<void> | undefined {
-    if (!d.replyTo) {
-      this.afterReply(ch, d, core);
-      return undefined;
-    }
+  private settle(ch: Channel, d: Delivery, core: ReplyCore): Promise<void> {
+    const sock = socketOf(ch);
+    sock?.cork();
     try {
-      this.publishReply(ch, d.replyTo, d.inReplyTo, core);
-    } catch (err) {
-      this.channelGone(err);
-    }
-    return new Promise((resolve) => {
-      process.nextTick(() =>
-        setImmediate(() => {
-          this.afterReply(ch, d, core);
-          resolve();
-        }),
-      );
-    });
-  }
-
-  /** The command's audit, then its `done` record and its ack (or dead-lettering). */
-  private afterReply(ch: Channel, d: Delivery, core: ReplyCore): void {
-    try {
-      d.audit?.();
-    } catch (err) {
-      this.deps.log.error({ err: { message: (err as Error).message } }, "amqp: a command's audit failed");
-    }
-    try {
-      this.deps.idem.flush(); // the done record before the ack
+      if (d.replyTo) this.publishReply(ch, d.replyTo, d.inReplyTo, core);
       if (d.replyTo || core.status === "ok" || core.status === "duplicate" || core.status === "error") {
         ch.ack(d.msg);
       } else {
         ch.nack(d.msg, false, false); // nobody to tell: dead-letter it so an operator can see it
       }
     } catch (err) {
-      this.channelGone(err); // redelivered, see channelGone()
+      this.channelGone(err);
+    } finally {
+      if (sock) uncorkAfterWrite(sock);
+    }
+    return new Promise((resolve) => {
+      process.nextTick(() =>
+        setImmediate(() => {
+          this.audit(d);
+          resolve();
+        }),
+      );
+    });
+  }
+
+  private audit(d: Delivery): void {
+    try {
+      d.audit?.();
+    } catch (err) {
+      this.deps.log.error({ err: { message: (err as Error).message } }, "amqp: a command's audit failed");
     }
   }
 

@@ -7,9 +7,10 @@
  * `done` records, replayed into a bounded LRU map at start and compacted (rewritten with
  * the live entries, fsync'ed, renamed) when it holds twice the bound.
  *
- * `done` records are buffered and written by the consumer just before it acks, once the
- * reply is on the socket (one write(2) for every command finished by then); a `begin` is
- * written at once.
+ * `done` records are buffered and written with the next `begin` (which is written at once)
+ * or within DONE_FLUSH_MS: commands issued back to back then cost the journal one write(2)
+ * each, not two. An agent that dies in between loses only those outcomes: their commands
+ * are answered "outcome unknown" if delivered again, never run twice (see the crash rule).
  *
  * Boots: the journal carries a marker line per host boot ({"boot": id, "after": previous}),
  * written and fsync'ed at open. `hostRestarted` is true for the whole of a boot whose journal
@@ -33,6 +34,9 @@
 import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { ReplyCore } from "./codec.js";
+
+/** How long a `done` record may wait for the next `begin` to share its write. */
+export const DONE_FLUSH_MS = 10;
 
 export interface IdemEntry {
   state: "in_progress" | "done";
@@ -203,16 +207,12 @@ export class IdempotencyStore {
     this.buf.push(line);
     if (this.bufScheduled) return;
     this.bufScheduled = true;
-    // A safety net only: the consumer flushes before it acks, after the reply has left. A
-    // timer, not a setImmediate: one queued now would run before amqplib's own setImmediate
-    // that writes the reply to the socket, putting this write(2) back on the reply's path.
-    setTimeout(() => this.flush(), 0).unref();
+    // A timer, not a setImmediate: one queued now would run before amqplib's own
+    // setImmediate that writes the reply to the socket, putting this write(2) on its path.
+    setTimeout(() => this.flush(), DONE_FLUSH_MS).unref();
   }
 
-  /**
-   * Writes the buffered journal lines in one write(2), in order: begin() calls it first, and
-   * the consumer before acking a command.
-   */
+  /** Writes the buffered journal records in one write(2), in order (begin() calls it first). */
   flush(): void {
     this.bufScheduled = false;
     if (this.buf.length === 0 || this.closed) return;

@@ -4,8 +4,9 @@
  * and sends heartbeats on the same channel. (Replies go out on the command channel.)
  */
 import type { Writable } from "node:stream";
-import type { Channel, ConfirmChannel, Options } from "amqplib";
+import type { ConfirmChannel, Options } from "amqplib";
 import type { Logger } from "pino";
+import { socketOf, uncorkAfterWrite } from "./connection.js";
 import type { Outbox, OutboxRecord } from "./outbox.js";
 import type { TopologyNames } from "./topology.js";
 
@@ -114,25 +115,4 @@ export class Publisher {
     this.outbox.confirm(rec.pos);
     this.pump();
   }
-}
-
-/**
- * The socket under a channel. amqplib hands each frame to it separately, one write(2) per
- * message, which a batch of events pays per event (about 40 µs each on this 2-vCPU
- * machine); corked, a batch goes out in one writev. This reaches into amqplib's internals
- * (`channel.connection.stream`, unchanged since its 0.x releases); without them nothing is
- * corked and publishing works as before.
- */
-export function socketOf(ch: Channel): Writable | undefined {
-  const stream = (ch as unknown as { connection?: { stream?: unknown } }).connection?.stream;
-  return stream && typeof (stream as Writable).cork === "function" ? (stream as Writable) : undefined;
-}
-
-/**
- * Uncorks once amqplib has handed this turn's frames to the socket: it does so in a
- * setImmediate queued behind the current nextTicks, so one queued from a later nextTick
- * runs after it (the same order CommandConsumer.settle() relies on).
- */
-export function uncorkAfterWrite(sock: Writable): void {
-  process.nextTick(() => setImmediate(() => sock.uncork()));
 }

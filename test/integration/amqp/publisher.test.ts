@@ -6,7 +6,8 @@ import { connect, type ChannelModel } from "amqplib";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../agent/core/log.js";
 import { Outbox, type NewRecord } from "../../../agent/exporters/amqp/outbox.js";
-import { Publisher, socketOf } from "../../../agent/exporters/amqp/publisher.js";
+import { socketOf } from "../../../agent/exporters/amqp/connection.js";
+import { Publisher } from "../../../agent/exporters/amqp/publisher.js";
 import { topologyNames } from "../../../agent/exporters/amqp/topology.js";
 import { BROKER, removeDir, requireBroker, uniquePrefix, waitUntil } from "./env.js";
 

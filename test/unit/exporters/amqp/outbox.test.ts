@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Outbox, type NewRecord } from "../../../../agent/exporters/amqp/outbox.js";
-import { IdempotencyStore } from "../../../../agent/exporters/amqp/idempotency.js";
+import { DONE_FLUSH_MS, IdempotencyStore } from "../../../../agent/exporters/amqp/idempotency.js";
 import { parseCommand, commandArgs, brokerDeadline } from "../../../../agent/exporters/amqp/codec.js";
 import { AgentError } from "../../../../agent/model/errors.js";
 import { loadConnectionSettings } from "../../../../agent/exporters/amqp/connection.js";
@@ -144,11 +144,11 @@ describe("the idempotency journal", () => {
     // not in a setImmediate: that would run before amqplib's, which writes the reply
     await new Promise((r) => setImmediate(r));
     expect(journalKeys()).toEqual(["r1", "r2", "r3", "m"]);
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, DONE_FLUSH_MS + 5));
     expect(journalKeys()).toEqual(["r1", "r2", "r3", "m", "r4"]);
     s.close();
     s.finish("late", { status: "ok" }); // after close: kept in memory, never written to a closed fd
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, DONE_FLUSH_MS + 5));
     expect(journalKeys()).not.toContain("late");
   });
 

@@ -1,0 +1,72 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Writable } from "node:stream";
+import { connect, type ChannelModel } from "amqplib";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { silentLogger } from "../../../agent/core/log.js";
+import { socketOf } from "../../../agent/exporters/amqp/connection.js";
+import { CommandConsumer } from "../../../agent/exporters/amqp/consumer.js";
+import { IdempotencyStore } from "../../../agent/exporters/amqp/idempotency.js";
+import { makeHarness } from "../../helpers/harness.js";
+import { BROKER, removeDir, requireBroker, uniquePrefix, waitUntil } from "./env.js";
+
+describe("AMQP command consumer", () => {
+  const conns: ChannelModel[] = [];
+  let dir = "";
+
+  beforeAll(requireBroker);
+
+  afterEach(async () => {
+    for (const c of conns.splice(0)) await c.close().catch(() => undefined);
+    if (dir) removeDir(dir);
+  });
+
+  it("a command's reply and its ack leave in one write to the socket, and its audit follows the reply", async () => {
+    const h = await makeHarness({ hostId: "h1", demoDomains: 1, policy: { roles: {}, users: { guest: ["admin"] } } });
+    dir = mkdtempSync(join(tmpdir(), "vbt-cons-"));
+    const idem = IdempotencyStore.open(dir, 100, { bootId: "b1" });
+    const consumer = new CommandConsumer({
+      dispatcher: h.dispatcher,
+      idem,
+      volatileSync: "background",
+      hostId: "h1",
+      log: silentLogger(),
+      buildReply: (inReplyTo, core) => ({ exchange: "", content: Buffer.from(JSON.stringify({ in_reply_to: inReplyTo, ...core })), props: {} }),
+    });
+    const queue = `${uniquePrefix()}.cmd`;
+    const agentConn = await connect(BROKER, { noDelay: true });
+    const clientConn = await connect(BROKER, { noDelay: true });
+    conns.push(clientConn, agentConn);
+    const ch = await agentConn.createChannel();
+    await ch.assertQueue(queue, { exclusive: true });
+    await consumer.attach(ch, queue, 4);
+
+    const sock = socketOf(ch) as Writable & { _write: Writable["_write"]; _writev?: Writable["_writev"] };
+    const writes: number[] = []; // frames per write the socket makes to the kernel
+    const auditsAtWrite: number[] = [];
+    const audits = () => h.events.filter((e) => e.name === "command.audit").length;
+    const write1 = sock._write.bind(sock);
+    const writev = sock._writev?.bind(sock);
+    sock._write = (chunk, enc, cb) => (writes.push(1), auditsAtWrite.push(audits()), write1(chunk, enc, cb));
+    if (writev) sock._writev = (chunks, cb) => (writes.push(chunks.length), auditsAtWrite.push(audits()), writev(chunks, cb));
+
+    const cli = await clientConn.createChannel();
+    const rq = (await cli.assertQueue("", { exclusive: true })).queue;
+    const replies: { in_reply_to: string; status: string; result?: { domain: string } }[] = [];
+    await cli.consume(rq, (m) => m && replies.push(JSON.parse(m.content.toString()) as (typeof replies)[number]), { noAck: true });
+    const before = audits();
+    const body = { v: 1, command_id: "c1", op: "domain.suspend", target: { host: "h1", domain: "demo-1" }, args: {} };
+    cli.sendToQueue(queue, Buffer.from(JSON.stringify(body)), { replyTo: rq, messageId: "c1", userId: "guest" });
+
+    await waitUntil(() => replies.length === 1 && audits() > before, 5000, "the reply and the audit");
+    expect(replies[0]).toMatchObject({ in_reply_to: "c1", status: "ok" });
+    expect(writes).toEqual([2]); // reply + ack, one writev
+    expect(auditsAtWrite).toEqual([before]); // the audit came after the reply had left
+    const q = await ch.checkQueue(queue);
+    expect(q.messageCount).toBe(0); // acked: nothing left to redeliver
+    await new Promise((r) => setTimeout(r, 30));
+    expect(idem.get("guest\u0000c1")).toMatchObject({ state: "done", reply: { status: "ok" } });
+    idem.close();
+  });
+});
