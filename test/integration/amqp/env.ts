@@ -8,8 +8,7 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "amqplib";
-import { pino } from "pino";
-import { REDACT_PATHS, silentLogger, type Logger } from "../../../agent/core/log.js";
+import { createRootLogger, silentLogger, type Logger } from "../../../agent/core/log.js";
 import type { PolicyConfig } from "../../../agent/control/policy.js";
 import { AmqpExporter } from "../../../agent/exporters/amqp/exporter.js";
 import type { AmqpConfig } from "../../../agent/exporters/amqp/connection.js";
@@ -61,7 +60,7 @@ export interface Agent {
 /** A debug-level logger (with the agent's redaction) whose JSON lines the test can read. */
 export function captureLogger(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
-  const log = pino({ level: "debug", redact: { paths: REDACT_PATHS, censor: "***" } }, { write: (s: string) => void lines.push(s) });
+  const log = createRootLogger("debug", {}, { write: (s: string) => void lines.push(s) });
   return { log, lines };
 }
 
