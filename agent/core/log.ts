@@ -56,12 +56,12 @@ export function loggerOptions(level: string, opts: LoggerOptions = {}): LoggerOp
 
 /**
  * The agent's root logger: JSON lines to stdout (the service manager's journal), or to
- * `dest`. Synchronous writes: the audit line of a bus command is written after its reply
- * has left (CommandConsumer.settle()), and handing a line to libuv's thread pool instead
- * cost the event loop more (about 32 µs per line to wake a worker) than the write itself.
+ * `dest`. Synchronous writes (pino's default hands each line to libuv's thread pool): the
+ * audit line of a bus command is written after its reply has left (CommandConsumer.settle()),
+ * and waking a pool worker cost the event loop about 32 µs per line, more than the write.
  */
 export function createRootLogger(level: string, opts: LoggerOptions = {}, dest?: DestinationStream): Logger {
-  return dest ? pino(loggerOptions(level, opts), dest) : pino(loggerOptions(level, opts));
+  return pino(loggerOptions(level, opts), dest ?? pino.destination({ dest: 1, sync: true }));
 }
 
 /** A logger that drops everything: tests and pure callers that need one. */
