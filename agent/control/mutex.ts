@@ -6,8 +6,9 @@ export class KeyedMutex {
   private tails = new Map<string, Promise<unknown>>();
 
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
+    const prev = this.tails.get(key);
+    // Free: run now, not a microtask later (every command pays that hop otherwise).
+    const next = prev ? prev.then(fn, fn) : fn();
     const tail = next.catch(() => undefined);
     this.tails.set(key, tail);
     try {

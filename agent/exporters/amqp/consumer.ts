@@ -140,7 +140,8 @@ export class CommandConsumer {
   }
 
   private async beginThenExecute(d: Delivery, key: string, mode: BeginMode, env: CommandEnvelope, user: string, deadline: number | undefined): Promise<ReplyCore> {
-    await this.deps.idem.begin(key, mode);
+    const onDisk = this.deps.idem.begin(key, mode);
+    if (onDisk) await onDisk;
     return this.execute(d, env, user, deadline);
   }
 

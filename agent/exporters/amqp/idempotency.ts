@@ -131,12 +131,13 @@ export class IdempotencyStore {
   /**
    * Marks a command as started. `memory` (read-only commands): kept in memory only.
    * `durable`: journaled, and the promise resolves once the record is on disk. `volatile`:
-   * journaled (page cache) and fsync'ed in the background; resolves at once.
+   * journaled (page cache) and fsync'ed in the background. Nothing to wait for (undefined):
+   * `memory` and `volatile`, so the command goes on in the same turn.
    */
-  begin(key: string, mode: BeginMode): Promise<void> {
+  begin(key: string, mode: BeginMode): Promise<void> | undefined {
     const entry: IdemEntry = { state: "in_progress", at: Date.now() };
     this.put(key, entry);
-    if (mode === "memory") return Promise.resolve();
+    if (mode === "memory") return undefined;
     this.buf.push({ k: key, s: entry.state, at: entry.at });
     this.flush();
     if (mode === "volatile") {
@@ -150,7 +151,7 @@ export class IdempotencyStore {
         }, this.volatileSyncMs);
         this.syncTimer.unref();
       }
-      return Promise.resolve();
+      return undefined;
     }
     return new Promise((resolve) => {
       this.waiting.push(resolve);

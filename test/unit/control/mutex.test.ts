@@ -26,6 +26,19 @@ describe("KeyedMutex", () => {
     await expect(b).resolves.toBe("after");
   });
 
+  it("a free key runs the call at once, in the caller's turn; a held one queues it", async () => {
+    const m = new KeyedMutex();
+    const started: string[] = [];
+    const first = m.run("k", async () => {
+      started.push("first");
+      await new Promise((r) => setTimeout(r, 5));
+    });
+    const second = m.run("k", async () => void started.push("second"));
+    expect(started).toEqual(["first"]); // synchronously, before any microtask
+    await Promise.all([first, second]);
+    expect(started).toEqual(["first", "second"]);
+  });
+
   it("different keys run in parallel", async () => {
     const m = new KeyedMutex();
     let running = 0;
