@@ -171,10 +171,11 @@ export function socketOf(ch: Channel): Writable | undefined {
 }
 
 /**
- * Uncorks once amqplib has handed this turn's frames to the socket: it does so in a
+ * Runs `fn` once amqplib has handed this turn's frames to the socket: it does so in a
  * setImmediate queued behind the current nextTicks, so one queued from a later nextTick
- * runs after it (CommandConsumer.settle() relies on the same order).
+ * runs after it. Were amqplib to change that, `fn` would run first: an uncork would then
+ * send this turn's frames with the next turn's, a little later, never out of order.
  */
-export function uncorkAfterWrite(sock: Writable): void {
-  process.nextTick(() => setImmediate(() => sock.uncork()));
+export function afterWrite(fn: () => void): void {
+  process.nextTick(() => setImmediate(fn));
 }

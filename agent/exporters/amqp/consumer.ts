@@ -7,7 +7,7 @@ import type { Channel, ConsumeMessage, Options } from "amqplib";
 import type { Logger } from "pino";
 import type { DispatchOptions, Dispatcher } from "../../control/dispatch.js";
 import { AgentError, toAgentError } from "../../model/errors.js";
-import { socketOf, uncorkAfterWrite } from "./connection.js";
+import { afterWrite, socketOf } from "./connection.js";
 import { brokerDeadline, commandArgs, errorReply, parseCommand, parseDeadline, type CommandEnvelope, type ReplyCore } from "./codec.js";
 import type { BeginMode, IdempotencyStore } from "./idempotency.js";
 
@@ -200,16 +200,13 @@ export class CommandConsumer {
       }
     } catch (err) {
       this.channelGone(err);
-    } finally {
-      if (sock) uncorkAfterWrite(sock);
     }
     return new Promise((resolve) => {
-      process.nextTick(() =>
-        setImmediate(() => {
-          this.audit(d);
-          resolve();
-        }),
-      );
+      afterWrite(() => {
+        sock?.uncork(); // reply and ack: one writev
+        this.audit(d);
+        resolve();
+      });
     });
   }
 

@@ -6,7 +6,7 @@
 import type { Writable } from "node:stream";
 import type { ConfirmChannel, Options } from "amqplib";
 import type { Logger } from "pino";
-import { socketOf, uncorkAfterWrite } from "./connection.js";
+import { afterWrite, socketOf } from "./connection.js";
 import type { Outbox, OutboxRecord } from "./outbox.js";
 import type { TopologyNames } from "./topology.js";
 
@@ -62,7 +62,8 @@ export class Publisher {
         this.publishRecord(ch, rec);
       }
     } finally {
-      if (sock) uncorkAfterWrite(sock);
+      const corked = sock;
+      if (corked) afterWrite(() => corked.uncork());
     }
   }
 
