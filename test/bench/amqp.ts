@@ -20,6 +20,7 @@
  * Run: npx tsx test/bench/amqp.ts [calls] [rpc,events,send_key]
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { connect } from "amqplib";
 import { FleetClient } from "../../agent/exporters/amqp/client.js";
@@ -145,8 +146,15 @@ async function measureEvents(agent: Agent, client: FleetClient): Promise<{ lat: 
 
 const KEY_GUEST = "<domain type='qemu'><name>k</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>";
 
-/** A child process that prints READY when it serves; resolves with a stop(). */
-async function startServer(args: string[]): Promise<() => Promise<void>> {
+/** CPU time (user + system, ms) a process has used so far. */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
+const CLK_TCK = 100; // Linux USER_HZ
+
+/** A child process that prints READY when it serves; resolves with its pid and a stop(). */
+async function startServer(args: string[]): Promise<{ pid: number; stop: () => Promise<void> }> {
   const cp = spawn(process.execPath, ["--import", "tsx", ...args], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((resolve, reject) => {
     let out = "";
@@ -156,10 +164,13 @@ async function startServer(args: string[]): Promise<() => Promise<void>> {
     });
     cp.once("exit", (code) => reject(new Error(`${args[0]} exited with ${code} before it was ready`)));
   });
-  return async () => {
-    const exited = new Promise((r) => cp.once("exit", r));
-    cp.kill("SIGTERM");
-    await exited;
+  return {
+    pid: cp.pid!,
+    stop: async () => {
+      const exited = new Promise((r) => cp.once("exit", r));
+      cp.kill("SIGTERM");
+      await exited;
+    },
   };
 }
 
@@ -171,14 +182,14 @@ async function startServer(args: string[]): Promise<() => Promise<void>> {
  * quorum-queue RPC server relaying each command as one raw QMP `send-key` to a QEMU of its
  * own launched with the agent's argv. Both clients live in this process.
  */
-async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[]; agent: number[] }> {
+async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[]; agent: number[]; cpuUsPerCall: { agent: number; raw: number } }> {
   const hostId = "kbench";
   const agentProc = await startAgentProcess(
     { host_id: hostId, hypervisor: { driver: "qemu" }, authz: { users: { guest: ["admin"] } }, amqp: { enabled: true, url: BROKER, username: "guest", prefix } },
     undefined,
     { compiled: true, logFile: true },
   );
-  let stopRaw: (() => Promise<void>) | undefined;
+  let rawServer: { pid: number; stop: () => Promise<void> } | undefined;
   let client: FleetClient | undefined;
   let raw: RawRpc | undefined;
   try {
@@ -191,7 +202,7 @@ async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[
     }
     await client.invoke(hostId, "domain.define", { xml: KEY_GUEST });
     await client.invoke(hostId, "domain.start", { domain: "k" });
-    stopRaw = await startServer(["test/bench/bus-raw-server.ts", `${prefix}.raw.sendkey`]);
+    rawServer = await startServer(["test/bench/bus-raw-server.ts", `${prefix}.raw.sendkey`]);
     raw = await openRawClient(`${prefix}.raw.sendkey`);
     const c = client;
     const agent = async (): Promise<void> => {
@@ -199,13 +210,18 @@ async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[
       const r = await c.call(hostId, "domain.send_key", { domain: "k", keys: ["KEY_LEFTSHIFT"] });
       if (r.status !== "ok") throw new Error(`send_key over the bus: ${r.status} ${r.error?.message ?? ""}`);
     };
+    const pids = { agent: agentProc.proc.pid!, raw: rawServer.pid };
+    const cpu0 = { agent: cpuMs(pids.agent), raw: cpuMs(pids.raw) };
     const s = await inBlocks({ raw: () => raw!.call(), agent }, n);
-    return { raw: s["raw"]!, agent: s["agent"]! };
+    // every call of a path, warm-ups included, is served by that path's process
+    const served = (Math.ceil(n / (BLOCK - SKIP)) + 1) * BLOCK;
+    const perCall = (k: "agent" | "raw") => Math.round(((cpuMs(pids[k]) - cpu0[k]) * 1000) / served);
+    return { raw: s["raw"]!, agent: s["agent"]!, cpuUsPerCall: { agent: perCall("agent"), raw: perCall("raw") } };
   } finally {
     // The agent leaves its guests running when it stops, as it should: stop this one first.
     await client?.call(hostId, "domain.destroy", { domain: "k" }, { timeoutMs: 10_000 }).catch(() => undefined);
     await raw?.close();
-    await stopRaw?.();
+    await rawServer?.stop();
     await client?.close();
     await agentProc.stop();
     await cleanupTopology(prefix, [hostId]);
@@ -245,6 +261,7 @@ async function main(): Promise<void> {
     const sendKey = await sendKeyOverBus(n, prefix);
     result["raw_send_key_rpc_ms"] = { p50: pct(sendKey.raw, 50), p99: pct(sendKey.raw, 99) };
     result["agent_send_key_ms"] = { p50: pct(sendKey.agent, 50), p99: pct(sendKey.agent, 99) };
+    result["send_key_cpu_us_per_call"] = sendKey.cpuUsPerCall;
   }
   result["loadavg"] = loadavg().map((x) => Number(x.toFixed(2)));
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
