@@ -30,6 +30,11 @@ interface Delivery {
   audit?: () => void;
 }
 
+/** How long a finished command's audit may wait to be written with others'. */
+export const AUDIT_DELAY_MS = 50;
+/** Audits waiting that make a batch go at once. */
+const AUDIT_BATCH = 64;
+
 const fail = (code: "forbidden" | "invalid_arg" | "deadline_exceeded", message: string): ReplyCore =>
   errorReply(new AgentError(code, message, { component: "amqp" }));
 
@@ -45,6 +50,9 @@ export class CommandConsumer {
   /** Deliveries received and not yet settled. */
   private active = 0;
   private current: { ch: Channel; tag: string } | undefined;
+  /** Audits of answered commands, written in batches (see settle()). */
+  private audits: (() => void)[] = [];
+  private auditTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: ConsumerDeps) {}
 
@@ -64,6 +72,7 @@ export class CommandConsumer {
     if (cur) await cur.ch.cancel(cur.tag).catch(() => undefined);
     const until = Date.now() + timeoutMs;
     while (this.active > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    this.writeAudits();
   }
 
   private async onMessage(ch: Channel, msg: ConsumeMessage): Promise<void> {
@@ -172,11 +181,10 @@ export class CommandConsumer {
    * answers it `duplicate` with this result (the client may then see two replies and keeps
    * the first).
    *
-   * What is left runs once the reply is on the socket (amqplib hands a channel's frames to
-   * it in a setImmediate queued behind this turn's nextTicks, so one queued from a later
-   * nextTick runs after it): the command's audit, log line and event. The journal's `done`
-   * record is written with the next start record or within IdempotencyStore's flush delay,
-   * after the ack. Should the agent die in between, a redelivery or a re-publish of the
+   * The socket is uncorked once amqplib has handed it the frames (see afterWrite()). The
+   * command's audit, log line and event, waits for a batch (queueAudit()). The journal's
+   * `done` record is written with the next start record or within IdempotencyStore's flush
+   * delay, after the ack. Should the agent die in between, a redelivery or a re-publish of the
    * command finds its start record without an outcome and is answered `duplicate`,
    * "outcome unknown"; it never runs twice, since a mutating command's start record is on
    * disk before it runs (a read-only one has none, and running it again is harmless).
@@ -201,20 +209,36 @@ export class CommandConsumer {
     } catch (err) {
       this.channelGone(err);
     }
+    if (d.audit) this.queueAudit(d.audit);
     return new Promise((resolve) => {
       afterWrite(() => {
         sock?.uncork(); // reply and ack: one writev
-        this.audit(d);
         resolve();
       });
     });
   }
 
-  private audit(d: Delivery): void {
-    try {
-      d.audit?.();
-    } catch (err) {
-      this.deps.log.error({ err: { message: (err as Error).message } }, "amqp: a command's audit failed");
+  /**
+   * Audits are written in batches, up to AUDIT_DELAY_MS late or AUDIT_BATCH at a time: a
+   * controller issuing commands back to back then has its audit lines and events produced
+   * in a run instead of one at a time between commands, where every one ran with cold
+   * caches (profiled in the agent process: 93 µs of CPU per command one at a time).
+   */
+  private queueAudit(audit: () => void): void {
+    this.audits.push(audit);
+    if (this.audits.length >= AUDIT_BATCH) this.writeAudits();
+    else this.auditTimer ??= setTimeout(() => this.writeAudits(), AUDIT_DELAY_MS);
+  }
+
+  private writeAudits(): void {
+    if (this.auditTimer) clearTimeout(this.auditTimer);
+    this.auditTimer = undefined;
+    for (const audit of this.audits.splice(0)) {
+      try {
+        audit();
+      } catch (err) {
+        this.deps.log.error({ err: { message: (err as Error).message } }, "amqp: a command's audit failed");
+      }
     }
   }
 

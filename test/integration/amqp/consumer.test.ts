@@ -22,7 +22,7 @@ describe("AMQP command consumer", () => {
     if (dir) removeDir(dir);
   });
 
-  it("a command's reply and its ack leave in one write to the socket, and its audit follows the reply", async () => {
+  async function setup() {
     const h = await makeHarness({ hostId: "h1", demoDomains: 1, policy: { roles: {}, users: { guest: ["admin"] } } });
     dir = mkdtempSync(join(tmpdir(), "vbt-cons-"));
     const idem = IdempotencyStore.open(dir, 100, { bootId: "b1" });
@@ -41,23 +41,29 @@ describe("AMQP command consumer", () => {
     const ch = await agentConn.createChannel();
     await ch.assertQueue(queue, { exclusive: true });
     await consumer.attach(ch, queue, 4);
+    const cli = await clientConn.createChannel();
+    const rq = (await cli.assertQueue("", { exclusive: true })).queue;
+    const replies: { in_reply_to: string; status: string }[] = [];
+    await cli.consume(rq, (m) => m && replies.push(JSON.parse(m.content.toString()) as (typeof replies)[number]), { noAck: true });
+    const send = (id: string, op: string, target: Record<string, string> = {}) =>
+      cli.sendToQueue(queue, Buffer.from(JSON.stringify({ v: 1, command_id: id, op, target: { host: "h1", ...target }, args: {} })), { replyTo: rq, messageId: id, userId: "guest" });
+    const audits = () => h.events.filter((e) => e.name === "command.audit").length;
+    return { h, idem, consumer, ch, queue, replies, send, audits };
+  }
+
+  it("a command's reply and its ack leave in one write to the socket, and its audit follows the reply", async () => {
+    const { idem, ch, queue, replies, send, audits } = await setup();
 
     const sock = socketOf(ch) as Writable & { _write: Writable["_write"]; _writev?: Writable["_writev"] };
     const writes: number[] = []; // frames per write the socket makes to the kernel
     const auditsAtWrite: number[] = [];
-    const audits = () => h.events.filter((e) => e.name === "command.audit").length;
     const write1 = sock._write.bind(sock);
     const writev = sock._writev?.bind(sock);
     sock._write = (chunk, enc, cb) => (writes.push(1), auditsAtWrite.push(audits()), write1(chunk, enc, cb));
     if (writev) sock._writev = (chunks, cb) => (writes.push(chunks.length), auditsAtWrite.push(audits()), writev(chunks, cb));
 
-    const cli = await clientConn.createChannel();
-    const rq = (await cli.assertQueue("", { exclusive: true })).queue;
-    const replies: { in_reply_to: string; status: string; result?: { domain: string } }[] = [];
-    await cli.consume(rq, (m) => m && replies.push(JSON.parse(m.content.toString()) as (typeof replies)[number]), { noAck: true });
     const before = audits();
-    const body = { v: 1, command_id: "c1", op: "domain.suspend", target: { host: "h1", domain: "demo-1" }, args: {} };
-    cli.sendToQueue(queue, Buffer.from(JSON.stringify(body)), { replyTo: rq, messageId: "c1", userId: "guest" });
+    send("c1", "domain.suspend", { domain: "demo-1" });
 
     await waitUntil(() => replies.length === 1 && audits() > before, 5000, "the reply and the audit");
     expect(replies[0]).toMatchObject({ in_reply_to: "c1", status: "ok" });
@@ -67,6 +73,25 @@ describe("AMQP command consumer", () => {
     expect(q.messageCount).toBe(0); // acked: nothing left to redeliver
     await new Promise((r) => setTimeout(r, 30));
     expect(idem.get("guest\u0000c1")).toMatchObject({ state: "done", reply: { status: "ok" } });
+    idem.close();
+  });
+
+  it("audits of back-to-back commands are written together after their replies, and drain() writes those still waiting", async () => {
+    const { h, idem, consumer, replies, send, audits } = await setup();
+    const emittedAt: number[] = [];
+    h.bus.onAny("test", (e) => void (e.name === "command.audit" && emittedAt.push(performance.now())));
+    const repliedAt: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      send(`p${i}`, "host.ping");
+      await waitUntil(() => replies.length === i + 1, 5000, "a reply");
+      repliedAt.push(performance.now());
+    }
+    await consumer.drain(2000); // nothing running: it writes the waiting audits at once
+    expect(audits()).toBe(6);
+    expect(Math.min(...emittedAt)).toBeGreaterThan(repliedAt[0]!);
+    // one at a time, each would have its own turn; together they come in runs
+    const runs = emittedAt.filter((t, i) => i === 0 || t - emittedAt[i - 1]! > 1).length;
+    expect(runs).toBeLessThan(6);
     idem.close();
   });
 });

@@ -71,6 +71,8 @@ describe("broker credentials from password_file", () => {
     const r = await client.call("h1", "domain.destroy", { domain: dom.name });
     expect(r.status).toBe("ok");
     expect(agent.h.store.getDomain(dom.uuid)!.state).toBe("shutoff");
+    // audits are written in batches, at most AUDIT_DELAY_MS after the reply
+    await waitUntil(() => agent!.h.events.some((e) => e.name === "command.audit"), 5000, "the command's audit");
     const audit = agent.h.events.find((e) => e.name === "command.audit");
     expect((audit?.payload as { caller?: string } | undefined)?.caller).toBe(user);
     expect(cap.lines.some((l) => l.includes("amqp connected") && l.includes(vhost))).toBe(true);

@@ -71,6 +71,8 @@ describe("AMQP events, snapshots and outages", () => {
     };
     try {
       for (let i = 0; i < 30; i++) expect((await client.call("h1", "host.ping")).status).toBe("ok");
+      // the consumer hands the 30 audits to the exporter in batches (at most AUDIT_DELAY_MS late)
+      await waitUntil(() => agent!.h.events.filter((e) => e.name === "command.audit").length >= 30, 5000, "30 audits");
       const dom = agent.h.store.listDomains()[0]!;
       // a 31st command, and a lifecycle event in the same turn as its audit record
       await agent.h.dispatcher.dispatch("host.ping", {}, { user: "guest", via: "internal" });
