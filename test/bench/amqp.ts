@@ -19,7 +19,7 @@
  * commands back to back sees it, and alternating blocks still spreads machine noise evenly.
  * Run: npx tsx test/bench/amqp.ts [calls] [rpc,events,send_key]
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { connect } from "amqplib";
@@ -153,6 +153,25 @@ function cpuMs(pid: number): number {
 }
 const CLK_TCK = 100; // Linux USER_HZ
 
+/**
+ * Waits (at most 30 s) until the broker has used under 10% of a CPU for a whole second, so
+ * that send_key does not start on a broker still busy with the 20,000-event burst before
+ * it (quorum-queue log work, deleted queues).
+ */
+async function brokerQuiet(): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(execFileSync("pgrep", ["-o", "beam.smp"]).toString().trim());
+  } catch {
+    return; // no local broker process to watch
+  }
+  for (let i = 0; i < 30; i++) {
+    const c0 = cpuMs(pid);
+    await new Promise((r) => setTimeout(r, 1000));
+    if (cpuMs(pid) - c0 < 100) return;
+  }
+}
+
 /** A child process that prints READY when it serves; resolves with its pid and a stop(). */
 async function startServer(args: string[]): Promise<{ pid: number; stop: () => Promise<void> }> {
   const cp = spawn(process.execPath, ["--import", "tsx", ...args], { stdio: ["ignore", "pipe", "inherit"] });
@@ -258,6 +277,7 @@ async function main(): Promise<void> {
     }
   }
   if (parts.has("send_key")) {
+    await brokerQuiet();
     const sendKey = await sendKeyOverBus(n, prefix);
     result["raw_send_key_rpc_ms"] = { p50: pct(sendKey.raw, 50), p99: pct(sendKey.raw, 99) };
     result["agent_send_key_ms"] = { p50: pct(sendKey.agent, 50), p99: pct(sendKey.agent, 99) };
