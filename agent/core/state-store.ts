@@ -110,6 +110,8 @@ export function inactiveView(def: DomainDef, persistent: boolean): DomainView {
 
 export class StateStore {
   private domains = new Map<string, DomainView>();
+  /** Name → uuid: every command names its guest, and a scan cost O(guests) per command. */
+  private byName = new Map<string, string>();
   private stats = new Map<string, DomainStats>();
   private health = new Map<string, HealthValue>();
   private version = 0;
@@ -125,14 +127,27 @@ export class StateStore {
   }
 
   setDomain(view: DomainView): void {
+    const prev = this.domains.get(view.uuid);
     this.domains.set(view.uuid, view);
+    if (prev && prev.name !== view.name) this.unindex(prev.name, view.uuid);
+    this.byName.set(view.name, view.uuid);
     this.touch();
   }
 
   removeDomain(uuid: string): void {
-    if (!this.domains.delete(uuid)) return;
+    const prev = this.domains.get(uuid);
+    if (!prev) return;
+    this.domains.delete(uuid);
+    this.unindex(prev.name, uuid);
     this.stats.delete(uuid);
     this.touch();
+  }
+
+  /** Drops `name` → `uuid`, pointing the name at another guest that still has it (rare: a scan). */
+  private unindex(name: string, uuid: string): void {
+    if (this.byName.get(name) !== uuid) return;
+    this.byName.delete(name);
+    for (const d of this.domains.values()) if (d.name === name) return void this.byName.set(name, d.uuid);
   }
 
   getDomain(uuid: string): DomainView | undefined {
@@ -142,8 +157,8 @@ export class StateStore {
   findDomain(nameOrUuid: string): DomainView | undefined {
     const byUuid = this.domains.get(nameOrUuid.toLowerCase());
     if (byUuid) return byUuid;
-    for (const d of this.domains.values()) if (d.name === nameOrUuid) return d;
-    return undefined;
+    const uuid = this.byName.get(nameOrUuid);
+    return uuid === undefined ? undefined : this.domains.get(uuid);
   }
 
   listDomains(): DomainView[] {
