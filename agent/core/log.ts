@@ -56,12 +56,14 @@ export function loggerOptions(level: string, opts: LoggerOptions = {}): LoggerOp
 
 /**
  * The agent's root logger: JSON lines to stdout (the service manager's journal), or to
- * `dest`. Synchronous writes (pino's default hands each line to libuv's thread pool): the
- * audit line of a bus command is written after its reply has left (CommandConsumer.settle()),
- * and waking a pool worker cost the event loop about 32 µs per line, more than the write.
+ * `dest`. pino's own stdout destination writes through libuv's thread pool, so a stalled
+ * journal never blocks the event loop (a synchronous write would, and with it every
+ * command); what is queued is flushed when the process exits. Handing a single line to the
+ * pool costs the loop about 32 µs, but bus commands' audit lines come in batches
+ * (CommandConsumer), which share the writes.
  */
 export function createRootLogger(level: string, opts: LoggerOptions = {}, dest?: DestinationStream): Logger {
-  return pino(loggerOptions(level, opts), dest ?? pino.destination({ dest: 1, sync: true }));
+  return dest ? pino(loggerOptions(level, opts), dest) : pino(loggerOptions(level, opts));
 }
 
 /** A logger that drops everything: tests and pure callers that need one. */
