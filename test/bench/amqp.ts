@@ -199,7 +199,8 @@ async function startServer(args: string[]): Promise<{ pid: number; stop: () => P
  * inside the agent): the compiled agent with its default config (QEMU driver, info-level
  * log to a file, journal, audit events) and test/bench/bus-raw-server.ts, a bare
  * quorum-queue RPC server relaying each command as one raw QMP `send-key` to a QEMU of its
- * own launched with the agent's argv. Both clients live in this process.
+ * own launched with the agent's argv. Both clients live in this process, and so does a
+ * follower of the agent's events.
  */
 async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[]; agent: number[]; cpuUsPerCall: { agent: number; raw: number } }> {
   const hostId = "kbench";
@@ -213,6 +214,10 @@ async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[
   let raw: RawRpc | undefined;
   try {
     client = await FleetClient.connect({ url: BROKER, prefix, timeoutMs: 60_000 });
+    // A controller follows the host's events, as in production. With no queue bound, every
+    // audit event (published mandatory, DESIGN.md §4) came back to the agent as a basic.return.
+    let events = 0;
+    await client.subscribe([{ exchange: "events", pattern: `ev.${hostId}.#` }], () => void events++);
     // Commands published before the agent has declared its queue are unroutable: ping until it answers.
     for (let i = 0; ; i++) {
       const r = await client.call(hostId, "host.ping", {}, { timeoutMs: 250 }).catch(() => undefined);
@@ -232,6 +237,7 @@ async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[
     const pids = { agent: agentProc.proc.pid!, raw: rawServer.pid };
     const cpu0 = { agent: cpuMs(pids.agent), raw: cpuMs(pids.raw) };
     const s = await inBlocks({ raw: () => raw!.call(), agent }, n);
+    if (events < n) throw new Error(`the event follower got ${events} events for ${n}+ commands`);
     // every call of a path, warm-ups included, is served by that path's process
     const served = (Math.ceil(n / (BLOCK - SKIP)) + 1) * BLOCK;
     const perCall = (k: "agent" | "raw") => Math.round(((cpuMs(pids[k]) - cpu0[k]) * 1000) / served);
