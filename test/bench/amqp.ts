@@ -200,7 +200,7 @@ async function startServer(args: string[]): Promise<{ pid: number; stop: () => P
  * log to a file, journal, audit events) and test/bench/bus-raw-server.ts, a bare
  * quorum-queue RPC server relaying each command as one raw QMP `send-key` to a QEMU of its
  * own launched with the agent's argv. Both clients live in this process, and so does a
- * follower of the agent's events.
+ * follower that counts the agent's events.
  */
 async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[]; agent: number[]; cpuUsPerCall: { agent: number; raw: number } }> {
   const hostId = "kbench";
@@ -212,12 +212,17 @@ async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[
   let rawServer: { pid: number; stop: () => Promise<void> } | undefined;
   let client: FleetClient | undefined;
   let raw: RawRpc | undefined;
+  const follower = await connect(BROKER);
   try {
     client = await FleetClient.connect({ url: BROKER, prefix, timeoutMs: 60_000 });
-    // A controller follows the host's events, as in production. With no queue bound, every
-    // audit event (published mandatory, DESIGN.md §4) came back to the agent as a basic.return.
+    // Someone follows the host's events, as in production: with no queue bound, every audit
+    // event (published mandatory, DESIGN.md §4) came back to the agent as a basic.return. The
+    // follower only counts them: a controller's parsing is not the agent's cost.
     let events = 0;
-    await client.subscribe([{ exchange: "events", pattern: `ev.${hostId}.#` }], () => void events++);
+    const fch = await follower.createChannel();
+    const fq = (await fch.assertQueue("", { exclusive: true })).queue;
+    await fch.bindQueue(fq, `${prefix}.events`, `ev.${hostId}.#`);
+    await fch.consume(fq, () => void events++, { noAck: true });
     // Commands published before the agent has declared its queue are unroutable: ping until it answers.
     for (let i = 0; ; i++) {
       const r = await client.call(hostId, "host.ping", {}, { timeoutMs: 250 }).catch(() => undefined);
@@ -245,6 +250,7 @@ async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[
   } finally {
     // The agent leaves its guests running when it stops, as it should: stop this one first.
     await client?.call(hostId, "domain.destroy", { domain: "k" }, { timeoutMs: 10_000 }).catch(() => undefined);
+    await follower.close().catch(() => undefined);
     await raw?.close();
     await rawServer?.stop();
     await client?.close();
