@@ -43,10 +43,6 @@ export interface AmqpHealth {
 }
 
 const SUBSCRIBER = "amqp-exporter";
-/** How long an audit record may wait to share its outbox write and publish burst. */
-const AUDIT_BATCH_MS = 100;
-/** A batch this large goes out at once: a burst of commands never makes one long flush. */
-const AUDIT_BATCH_MAX = 64;
 
 /** A record whose seq is fixed and whose body is built when the batch is written. */
 interface PendingRecord {
@@ -72,7 +68,6 @@ export class AmqpExporter implements Component {
   /** Records with their seq assigned, written to the outbox in one batch per event-loop turn. */
   private pending: PendingRecord[] = [];
   private flushScheduled = false;
-  private auditTimer: NodeJS.Timeout | undefined;
   private baseProps: Options.Publish = {};
 
   constructor(private readonly opts: AmqpExporterOptions) {
@@ -180,20 +175,14 @@ export class AmqpExporter implements Component {
 
   /**
    * The one place seq is assigned: contiguous per epoch across events and snapshots. The
-   * record reaches the outbox (disk) and the broker just after this event-loop turn (an
-   * audit record within AUDIT_BATCH_MS), in one write for everything pending: a command's
-   * audit event then never sits between its handler and its reply, and a burst costs one
-   * write(2), not one per event.
+   * record reaches the outbox (disk) and the broker just after this event-loop turn, in one
+   * write for everything emitted in the turn: a burst costs one write(2), not one per event.
+   * (Bus commands hand over their audit events in batches, see CommandConsumer.queueAudit().)
    */
   private append(head: Pick<NewRecord, "exchange" | "routingKey" | "type">, body: Record<string, unknown> | (() => Record<string, unknown>)): void {
     if (!this.outbox) return;
     this.seq++;
     this.pending.push({ head, seq: this.seq, time: Date.now(), body });
-    if (head.type === "command.audit" && this.pending.length < AUDIT_BATCH_MAX) this.scheduleAuditFlush();
-    else this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // Two turns, not one: a command's reply is published (amqplib writes it to the socket in
@@ -202,23 +191,8 @@ export class AmqpExporter implements Component {
     setImmediate(() => setImmediate(() => this.flush()));
   }
 
-  /**
-   * Audit records wait up to AUDIT_BATCH_MS for company, or until AUDIT_BATCH_MAX wait (any
-   * other event flushes them at once, in seq order): a controller issuing commands back to
-   * back then costs one outbox write and one burst of publishes per batch instead of per
-   * command, work that would otherwise land on this process and the broker just as its next
-   * command arrives. Measured on send_key over the bus: 10 ms batches cost 0.05-0.1 ms of
-   * p50 more than 100 ms ones.
-   */
-  private scheduleAuditFlush(): void {
-    if (this.flushScheduled || this.auditTimer) return;
-    this.auditTimer = setTimeout(() => this.flush(), AUDIT_BATCH_MS);
-  }
-
   private flush(): void {
     this.flushScheduled = false;
-    if (this.auditTimer) clearTimeout(this.auditTimer);
-    this.auditTimer = undefined;
     if (!this.outbox || this.pending.length === 0) return;
     const batch = this.pending.map((p): NewRecord => {
       const body = typeof p.body === "function" ? p.body() : p.body;
