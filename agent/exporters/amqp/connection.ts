@@ -176,6 +176,24 @@ export function socketOf(ch: Channel): Writable | undefined {
  * runs after it. Were amqplib to change that, `fn` would run first: an uncork would then
  * send this turn's frames with the next turn's, a little later, never out of order.
  */
-export function afterWrite(fn: () => void): void {
+function afterWrite(fn: () => void): void {
   process.nextTick(() => setImmediate(fn));
+}
+
+/**
+ * Runs `publish` with the channel's socket corked, so every frame it hands amqplib goes out
+ * in one writev; resolves once the socket is uncorked (after amqplib's write, afterWrite()).
+ */
+export function inOneWrite(ch: Channel, publish: () => void): Promise<void> {
+  const sock = socketOf(ch);
+  sock?.cork();
+  // Queued after publish()'s frames, or it would uncork before amqplib had written them.
+  const uncork = (): Promise<void> => new Promise((resolve) => afterWrite(() => (sock?.uncork(), resolve())));
+  try {
+    publish();
+  } catch (e) {
+    void uncork();
+    throw e;
+  }
+  return uncork();
 }

@@ -7,7 +7,7 @@ import type { Channel, ConsumeMessage, Options } from "amqplib";
 import type { Logger } from "pino";
 import type { DispatchOptions, Dispatcher } from "../../control/dispatch.js";
 import { AgentError, toAgentError } from "../../model/errors.js";
-import { afterWrite, socketOf } from "./connection.js";
+import { inOneWrite } from "./connection.js";
 import { brokerDeadline, commandArgs, errorReply, parseCommand, parseDeadline, type CommandEnvelope, type ReplyCore } from "./codec.js";
 import type { BeginMode, IdempotencyStore } from "./idempotency.js";
 
@@ -181,8 +181,7 @@ export class CommandConsumer {
    * answers it `duplicate` with this result (the client may then see two replies and keeps
    * the first).
    *
-   * The socket is uncorked once amqplib has handed it the frames (see afterWrite()). The
-   * command's audit, log line and event, waits for a batch (queueAudit()). The journal's
+   * The command's audit, log line and event, waits for a batch (queueAudit()). The journal's
    * `done` record is written with the next start record or within IdempotencyStore's flush
    * delay, after the ack. Should the agent die in between, a redelivery or a re-publish of the
    * command finds its start record without an outcome and is answered `duplicate`,
@@ -197,25 +196,20 @@ export class CommandConsumer {
    * settle then lands on the quorum log just as the next command is enqueued).
    */
   private settle(ch: Channel, d: Delivery, core: ReplyCore): Promise<void> {
-    const sock = socketOf(ch);
-    sock?.cork();
-    try {
-      if (d.replyTo) this.publishReply(ch, d.replyTo, d.inReplyTo, core);
-      if (d.replyTo || core.status === "ok" || core.status === "duplicate" || core.status === "error") {
-        ch.ack(d.msg);
-      } else {
-        ch.nack(d.msg, false, false); // nobody to tell: dead-letter it so an operator can see it
+    const written = inOneWrite(ch, () => {
+      try {
+        if (d.replyTo) this.publishReply(ch, d.replyTo, d.inReplyTo, core);
+        if (d.replyTo || core.status === "ok" || core.status === "duplicate" || core.status === "error") {
+          ch.ack(d.msg);
+        } else {
+          ch.nack(d.msg, false, false); // nobody to tell: dead-letter it so an operator can see it
+        }
+      } catch (err) {
+        this.channelGone(err);
       }
-    } catch (err) {
-      this.channelGone(err);
-    }
-    if (d.audit) this.queueAudit(d.audit);
-    return new Promise((resolve) => {
-      afterWrite(() => {
-        sock?.uncork(); // reply and ack: one writev
-        resolve();
-      });
     });
+    if (d.audit) this.queueAudit(d.audit);
+    return written;
   }
 
   /**

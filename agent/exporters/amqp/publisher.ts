@@ -3,10 +3,9 @@
  * (waiting for each confirm caps out near 1.2k msg/s; a window reaches 9-23k, DESIGN.md §4),
  * and sends heartbeats on the same channel. (Replies go out on the command channel.)
  */
-import type { Writable } from "node:stream";
 import type { ConfirmChannel, Options } from "amqplib";
 import type { Logger } from "pino";
-import { afterWrite, socketOf } from "./connection.js";
+import { inOneWrite } from "./connection.js";
 import type { Outbox, OutboxRecord } from "./outbox.js";
 import type { TopologyNames } from "./topology.js";
 
@@ -53,18 +52,19 @@ export class Publisher {
   /** Publishes outbox records while the confirm window has room, as one write to the socket. */
   pump(): void {
     const ch = this.ch;
-    let sock: Writable | undefined;
-    try {
-      while (ch && !this.blocked && this.inflight < this.window) {
+    if (!ch || !this.canPublish() || !this.outbox.hasUnsent()) return;
+    void inOneWrite(ch, () => {
+      while (this.canPublish()) {
         const rec = this.outbox.nextUnsent();
         if (!rec) return;
-        if (!sock) (sock = socketOf(ch))?.cork();
         this.publishRecord(ch, rec);
       }
-    } finally {
-      const corked = sock;
-      if (corked) afterWrite(() => corked.uncork());
-    }
+    });
+  }
+
+  /** The confirm window has room and the socket is not full. */
+  private canPublish(): boolean {
+    return !this.blocked && this.inflight < this.window;
   }
 
   /** Resolves once nothing is published-but-unconfirmed or unsent, or after `timeoutMs`. */
