@@ -94,13 +94,13 @@ export class IdempotencyStore {
     private readonly volatileSyncMs: number,
   ) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const { last, records } = this.replay();
+    const last = this.replay();
     this.fd = openSync(path, "a", 0o600);
     if (last?.boot === bootId) {
       this.marker = last;
     } else {
       // A journal from an earlier boot (or one without markers, whose boot is unknown).
-      this.marker = last ? { boot: bootId, after: last.boot } : records > 0 ? { boot: bootId, after: "unknown" } : { boot: bootId };
+      this.marker = last ? { boot: bootId, after: last.boot } : this.lines > 0 ? { boot: bootId, after: "unknown" } : { boot: bootId };
       writeSync(this.fd, `${JSON.stringify(this.marker)}\n`);
       fsyncSync(this.fd);
     }
@@ -238,15 +238,14 @@ export class IdempotencyStore {
     this.lines = this.map.size;
   }
 
-  /** Loads the journal; returns its last boot marker and how many records it held. */
-  private replay(): { last: BootMarker | undefined; records: number } {
+  /** Loads the journal's records (counted in `lines`); returns its last boot marker. */
+  private replay(): BootMarker | undefined {
     let text = "";
     let last: BootMarker | undefined;
-    let records = 0;
     try {
       text = readFileSync(this.path, "utf8");
     } catch {
-      return { last, records };
+      return last;
     }
     for (const raw of text.split("\n")) {
       if (raw === "") continue;
@@ -258,12 +257,11 @@ export class IdempotencyStore {
         }
         this.put(l.k, l.r === undefined ? { state: l.s, at: l.at } : { state: l.s, reply: l.r, at: l.at });
         this.lines++;
-        records++;
       } catch {
         // a torn last line from a crash mid-write: that command's record is simply absent
       }
     }
-    return { last, records };
+    return last;
   }
 }
 
