@@ -10,7 +10,6 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect as connectUnix, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "amqplib";
@@ -18,58 +17,11 @@ import { probeQemu } from "../../agent/drivers/qemu/caps.js";
 import { buildCommand } from "../../agent/drivers/qemu/command.js";
 import * as domainXml from "../../agent/model/domain-xml.js";
 import { BROKER } from "../integration/amqp/env.js";
-import { listenAt } from "./lib.js";
+import { listenAt, RawQmp } from "./lib.js";
 
 const QEMU = "/usr/bin/qemu-system-x86_64";
 const queue = process.argv[2];
 if (!queue) throw new Error("usage: bus-raw-server.ts <queue>");
-
-/** One QMP connection, one command at a time per id: line-delimited JSON, nothing more. */
-class RawQmp {
-  private buf = "";
-  private id = 0;
-  private readonly waiting = new Map<number, () => void>();
-  private greeted: (() => void) | undefined;
-
-  constructor(private readonly s: Socket) {
-    s.setEncoding("utf8");
-    s.on("data", (d: string) => this.onData(d));
-  }
-
-  static async open(path: string): Promise<RawQmp> {
-    const q = new RawQmp(connectUnix(path));
-    await new Promise<void>((r) => (q.greeted = r));
-    await q.execute("qmp_capabilities");
-    return q;
-  }
-
-  execute(command: string, args?: unknown): Promise<void> {
-    const id = ++this.id;
-    return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
-      this.s.write(`${JSON.stringify(args === undefined ? { execute: command, id } : { execute: command, arguments: args, id })}\n`);
-    });
-  }
-
-  private onData(d: string): void {
-    this.buf += d;
-    let nl: number;
-    while ((nl = this.buf.indexOf("\n")) >= 0) {
-      const msg = JSON.parse(this.buf.slice(0, nl)) as { QMP?: unknown; id?: number; error?: { desc: string } };
-      this.buf = this.buf.slice(nl + 1);
-      if (msg.QMP !== undefined) this.greeted?.();
-      if (msg.error) throw new Error(`QMP: ${msg.error.desc}`);
-      if (typeof msg.id === "number") {
-        this.waiting.get(msg.id)?.();
-        this.waiting.delete(msg.id);
-      }
-    }
-  }
-
-  close(): void {
-    this.s.destroy();
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), "vbt-raw-qmp-"));
 const caps = await probeQemu(QEMU);

@@ -1,5 +1,5 @@
 /** Small helpers shared by the benchmarks: percentiles, timing, JSON result lines. */
-import { createServer, connect, type Server } from "node:net";
+import { createServer, connect, type Server, type Socket } from "node:net";
 import { rename } from "node:fs/promises";
 
 export interface Summary {
@@ -41,28 +41,54 @@ export async function listenAt(path: string): Promise<Server> {
   return server;
 }
 
-/** Minimal raw QMP: connect, read the greeting, send qmp_capabilities, resolve on its reply. */
-export function rawQmpHandshake(path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = connect(path);
-    let buf = "";
-    let sent = false;
+/** A raw QMP connection: line-delimited JSON, each command answered by its id, nothing more. */
+export class RawQmp {
+  private buf = "";
+  private id = 0;
+  private readonly waiting = new Map<number, () => void>();
+  private greeted: (() => void) | undefined;
+
+  constructor(private readonly s: Socket) {
     s.setEncoding("utf8");
-    s.on("data", (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const msg = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
-        buf = buf.slice(nl + 1);
-        if ("QMP" in msg && !sent) {
-          sent = true;
-          s.write('{"execute":"qmp_capabilities","id":1}\n');
-        } else if ("return" in msg) {
-          s.end();
-          resolve();
-        }
-      }
+    s.on("data", (d: string) => this.onData(d));
+  }
+
+  /** Connects, reads the greeting and negotiates capabilities. */
+  static async open(path: string): Promise<RawQmp> {
+    const s = connect(path);
+    const q = new RawQmp(s);
+    await new Promise<void>((resolve, reject) => {
+      q.greeted = resolve;
+      s.once("error", reject);
     });
-    s.on("error", reject);
-  });
+    await q.execute("qmp_capabilities");
+    return q;
+  }
+
+  execute(command: string, args?: unknown): Promise<void> {
+    const id = ++this.id;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.s.write(`${JSON.stringify(args === undefined ? { execute: command, id } : { execute: command, arguments: args, id })}\n`);
+    });
+  }
+
+  private onData(d: string): void {
+    this.buf += d;
+    let nl: number;
+    while ((nl = this.buf.indexOf("\n")) >= 0) {
+      const msg = JSON.parse(this.buf.slice(0, nl)) as { QMP?: unknown; id?: number; error?: { desc: string } };
+      this.buf = this.buf.slice(nl + 1);
+      if (msg.QMP !== undefined) this.greeted?.();
+      if (msg.error) throw new Error(`QMP: ${msg.error.desc}`);
+      if (typeof msg.id === "number") {
+        this.waiting.get(msg.id)?.();
+        this.waiting.delete(msg.id);
+      }
+    }
+  }
+
+  close(): void {
+    this.s.destroy();
+  }
 }

@@ -14,7 +14,7 @@ import { buildCommand } from "../../agent/drivers/qemu/command.js";
 import * as domainXml from "../../agent/model/domain-xml.js";
 import { startAgentProcess } from "../helpers/agent-process.js";
 import { makeQemuHarness } from "../helpers/qemu-harness.js";
-import { emit, listenAt, rawQmpHandshake, round, summarise } from "./lib.js";
+import { emit, listenAt, RawQmp, round, summarise } from "./lib.js";
 import { ensureLibvirtd, libvirtMissing, prepareKvmDevice, stopLibvirtd, virsh } from "./libvirt.js";
 
 const QEMU = "/usr/bin/qemu-system-x86_64";
@@ -36,7 +36,7 @@ async function rawStart(dir: string): Promise<number> {
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
   const cp = spawn(QEMU, argv, { stdio: ["ignore", "ignore", "ignore", fd] });
   server.close();
-  await rawQmpHandshake(path);
+  (await RawQmp.open(path)).close();
   const ms = performance.now() - t0;
   cp.kill("SIGKILL");
   await new Promise((r) => cp.once("exit", r));
