@@ -1,15 +1,13 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Writable } from "node:stream";
 import { connect, type ChannelModel } from "amqplib";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../agent/core/log.js";
-import { socketOf } from "../../../agent/exporters/amqp/connection.js";
 import { CommandConsumer } from "../../../agent/exporters/amqp/consumer.js";
 import { IdempotencyStore } from "../../../agent/exporters/amqp/idempotency.js";
 import { makeHarness } from "../../helpers/harness.js";
-import { BROKER, removeDir, requireBroker, uniquePrefix, waitUntil } from "./env.js";
+import { BROKER, removeDir, requireBroker, uniquePrefix, waitUntil, watchSocketWrites } from "./env.js";
 
 describe("AMQP command consumer", () => {
   const conns: ChannelModel[] = [];
@@ -54,13 +52,8 @@ describe("AMQP command consumer", () => {
   it("a command's reply and its ack leave in one write to the socket, and its audit follows the reply", async () => {
     const { idem, ch, queue, replies, send, audits } = await setup();
 
-    const sock = socketOf(ch) as Writable & { _write: Writable["_write"]; _writev?: Writable["_writev"] };
-    const writes: number[] = []; // frames per write the socket makes to the kernel
     const auditsAtWrite: number[] = [];
-    const write1 = sock._write.bind(sock);
-    const writev = sock._writev?.bind(sock);
-    sock._write = (chunk, enc, cb) => (writes.push(1), auditsAtWrite.push(audits()), write1(chunk, enc, cb));
-    if (writev) sock._writev = (chunks, cb) => (writes.push(chunks.length), auditsAtWrite.push(audits()), writev(chunks, cb));
+    const writes = watchSocketWrites(ch, () => auditsAtWrite.push(audits())); // frames per write to the kernel
 
     const before = audits();
     send("c1", "domain.suspend", { domain: "demo-1" });

@@ -7,9 +7,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "amqplib";
+import type { Writable } from "node:stream";
+import { connect, type Channel } from "amqplib";
 import { createRootLogger, silentLogger, type Logger } from "../../../agent/core/log.js";
 import type { PolicyConfig } from "../../../agent/control/policy.js";
+import { socketOf } from "../../../agent/exporters/amqp/connection.js";
 import { AmqpExporter } from "../../../agent/exporters/amqp/exporter.js";
 import type { AmqpConfig } from "../../../agent/exporters/amqp/connection.js";
 import { deleteTopology, topologyNames } from "../../../agent/exporters/amqp/topology.js";
@@ -90,6 +92,22 @@ export async function cleanupTopology(prefix: string, hosts: string[]): Promise<
     await ch.close().catch(() => undefined);
   }
   await c.close();
+}
+
+/**
+ * Watches the writes a channel's socket makes to the kernel, without changing them: returns
+ * the number of frames of each write, in order; `onWrite` runs at each write.
+ * @throws when the channel's socket cannot be reached
+ */
+export function watchSocketWrites(ch: Channel, onWrite: () => void = () => undefined): number[] {
+  const sock = socketOf(ch) as (Writable & { _write: Writable["_write"]; _writev?: Writable["_writev"] }) | undefined;
+  if (!sock) throw new Error("the channel's socket is not reachable (amqplib internals changed?)");
+  const writes: number[] = [];
+  const write1 = sock._write.bind(sock);
+  const writev = sock._writev?.bind(sock);
+  sock._write = (chunk, enc, cb) => (writes.push(1), onWrite(), write1(chunk, enc, cb));
+  if (writev) sock._writev = (chunks, cb) => (writes.push(chunks.length), onWrite(), writev(chunks, cb));
+  return writes;
 }
 
 export function removeDir(dir: string): void {

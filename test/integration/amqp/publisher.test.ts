@@ -1,15 +1,13 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Writable } from "node:stream";
 import { connect, type ChannelModel } from "amqplib";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../agent/core/log.js";
 import { Outbox, type NewRecord } from "../../../agent/exporters/amqp/outbox.js";
-import { socketOf } from "../../../agent/exporters/amqp/connection.js";
 import { Publisher } from "../../../agent/exporters/amqp/publisher.js";
 import { topologyNames } from "../../../agent/exporters/amqp/topology.js";
-import { BROKER, removeDir, requireBroker, uniquePrefix, waitUntil } from "./env.js";
+import { BROKER, removeDir, requireBroker, uniquePrefix, waitUntil, watchSocketWrites } from "./env.js";
 
 describe("AMQP publisher", () => {
   let conn: ChannelModel | undefined;
@@ -36,14 +34,7 @@ describe("AMQP publisher", () => {
     const pub = new Publisher(outbox, names, 256, { contentType: "application/json" }, silentLogger());
     pub.attach(ch);
 
-    const sock = socketOf(ch);
-    expect(sock).toBeDefined();
-    const writes: number[] = []; // frames per write the socket makes to the kernel
-    const s = sock as Writable & { _write: Writable["_write"]; _writev?: Writable["_writev"] };
-    const write1 = s._write.bind(s);
-    const writev = s._writev?.bind(s);
-    s._write = (chunk, enc, cb) => (writes.push(1), write1(chunk, enc, cb));
-    if (writev) s._writev = (chunks, cb) => (writes.push(chunks.length), writev(chunks, cb));
+    const writes = watchSocketWrites(ch); // frames per write the socket makes to the kernel
 
     const recs: NewRecord[] = Array.from({ length: 40 }, (_, i) => ({
       exchange: "events",
