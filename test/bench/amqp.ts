@@ -23,6 +23,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { connect } from "amqplib";
+import { procCpu } from "../../agent/drivers/qemu/stats.js";
 import { FleetClient } from "../../agent/exporters/amqp/client.js";
 import { startAgentProcess } from "../helpers/agent-process.js";
 import { BROKER, cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil, type Agent } from "../integration/amqp/env.js";
@@ -148,10 +149,9 @@ const KEY_GUEST = "<domain type='qemu'><name>k</name><memory unit='MiB'>64</memo
 
 /** CPU time (user + system, ms) a process has used so far. */
 function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  const { userNs, systemNs } = procCpu(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  return (userNs + systemNs) / 1e6;
 }
-const CLK_TCK = 100; // Linux USER_HZ
 
 /**
  * Waits (at most 30 s) until the broker has used under 10% of a CPU for a whole second, so

@@ -213,10 +213,15 @@ function procFilesOf(qmp: QmpClient): ProcFiles {
   return p;
 }
 
-async function readCpu(proc: ProcFiles, pid: number): Promise<{ userNs: number; systemNs: number }> {
-  const f = statFields(await proc.read(`/proc/${pid}/stat`));
+/** The user and system CPU time of a /proc/<pid>/stat text. */
+export function procCpu(statText: string): { userNs: number; systemNs: number } {
+  const f = statFields(statText);
   // utime and stime are fields 14 and 15.
   return { userNs: Number(f[11]) * TICK_NS, systemNs: Number(f[12]) * TICK_NS };
+}
+
+async function readCpu(proc: ProcFiles, pid: number): Promise<{ userNs: number; systemNs: number }> {
+  return procCpu(await proc.read(`/proc/${pid}/stat`));
 }
 
 async function readVcpu(proc: ProcFiles, pid: number, tid: number, id: number): Promise<VcpuStats> {
