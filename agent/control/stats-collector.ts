@@ -110,7 +110,9 @@ export class StatsCollector implements Component {
    * one running). Settles within about `deadline_ms` however many guests hang (a scrape awaits this).
    */
   async refresh(now = Date.now()): Promise<void> {
-    if (this.last && now - this.last.startedAt <= this.freshnessMs) return;
+    const fresh = this.freshnessMs;
+    // 0 collects on every scrape, including a second one within the same millisecond.
+    if (this.last && fresh > 0 && now - this.last.startedAt <= fresh) return;
     await this.collect();
   }
 

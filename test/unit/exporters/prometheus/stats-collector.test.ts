@@ -101,6 +101,14 @@ describe("StatsCollector", () => {
     expect(c.rounds).toBe(2);
   });
 
+  it("with freshness_ms 0 every refresh collects, even in the millisecond the last round started", async () => {
+    const { c } = await setup({ freshness_ms: 0 });
+    const round = await c.collect();
+    await c.refresh(round.startedAt);
+    await c.refresh(round.startedAt);
+    expect(c.rounds).toBe(3);
+  });
+
   it("concurrent collects join one round", async () => {
     const { fake, h, c } = await setup();
     await Promise.all([c.collect(), c.collect(), c.refresh()]);
