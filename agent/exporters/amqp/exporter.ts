@@ -185,9 +185,9 @@ export class AmqpExporter implements Component {
     this.pending.push({ head, seq: this.seq, time: Date.now(), body });
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // Two turns, not one: a command's reply is published (amqplib writes it to the socket in
-    // a setImmediate of its own) in the turn that emitted the audit event, so the reply
-    // leaves before its audit event is written to disk and published.
+    // A later turn, so that a reply published in the turn that emitted the event (written on
+    // the next tick, see inOneWrite()) leaves before the event is written to disk and
+    // published; two turns also let frames amqplib itself defers (its own setImmediate) go first.
     setImmediate(() => setImmediate(() => this.flush()));
   }
 

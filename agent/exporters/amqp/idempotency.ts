@@ -208,8 +208,8 @@ export class IdempotencyStore {
     this.buf.push(line);
     if (this.bufScheduled) return;
     this.bufScheduled = true;
-    // A timer, not a setImmediate: one queued now would run before amqplib's own
-    // setImmediate that writes the reply to the socket, putting this write(2) on its path.
+    // A timer, not the next turn: a controller's next command usually comes within it, and its
+    // start record (begin() flushes first) then carries this record in the same write(2).
     setTimeout(() => this.flush(), DONE_FLUSH_MS).unref();
   }
 
