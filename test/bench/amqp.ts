@@ -145,6 +145,9 @@ async function measureEvents(agent: Agent, client: FleetClient): Promise<{ lat: 
   return { lat, eps };
 }
 
+/** The host id the contract-speaking raw server answers for. */
+const RAW_HOST = "kraw";
+
 const KEY_GUEST = "<domain type='qemu'><name>k</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>";
 
 /** CPU time (user + system, ms) a process has used so far. */
@@ -201,8 +204,13 @@ async function startServer(args: string[]): Promise<{ pid: number; stop: () => P
  * quorum-queue RPC server relaying each command as one raw QMP `send-key` to a QEMU of its
  * own launched with the agent's argv. Both clients live in this process, and so does a
  * follower that counts the agent's events.
+ *
+ * A third path splits the difference: the same raw server speaking the bus contract
+ * (bus-raw-server.ts `contract`), called through FleetClient with the agent's own messages.
+ * Agent − contract is then the agent's own work; contract − raw is what the contract's
+ * messages, exchanges and client cost any server.
  */
-async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[]; agent: number[]; cpuUsPerCall: { agent: number; raw: number } }> {
+async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[]; rawContract: number[]; agent: number[]; cpuUsPerCall: { agent: number; raw: number } }> {
   const hostId = "kbench";
   const agentProc = await startAgentProcess(
     { host_id: hostId, hypervisor: { driver: "qemu" }, authz: { users: { guest: ["admin"] } }, amqp: { enabled: true, url: BROKER, username: "guest", prefix } },
@@ -210,6 +218,7 @@ async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[
     { compiled: true, logFile: true },
   );
   let rawServer: { pid: number; stop: () => Promise<void> } | undefined;
+  let contractServer: { pid: number; stop: () => Promise<void> } | undefined;
   let client: FleetClient | undefined;
   let raw: RawRpc | undefined;
   const follower = await connect(BROKER);
@@ -233,26 +242,28 @@ async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[
     await client.invoke(hostId, "domain.start", { domain: "k" });
     rawServer = await startServer(["test/bench/bus-raw-server.ts", `${prefix}.raw.sendkey`]);
     raw = await openRawClient(`${prefix}.raw.sendkey`);
+    contractServer = await startServer(["test/bench/bus-raw-server.ts", `${prefix}.raw.contract`, "contract", prefix, RAW_HOST]);
     const c = client;
-    const agent = async (): Promise<void> => {
-      // Shift alone types nothing, so thousands of presses leave the guest alone.
-      const r = await c.call(hostId, "domain.send_key", { domain: "k", keys: ["KEY_LEFTSHIFT"] });
-      if (r.status !== "ok") throw new Error(`send_key over the bus: ${r.status} ${r.error?.message ?? ""}`);
+    // Shift alone types nothing, so thousands of presses leave the guest alone.
+    const sendKey = async (host: string): Promise<void> => {
+      const r = await c.call(host, "domain.send_key", { domain: "k", keys: ["KEY_LEFTSHIFT"] });
+      if (r.status !== "ok") throw new Error(`send_key over the bus to ${host}: ${r.status} ${r.error?.message ?? ""}`);
     };
     const pids = { agent: agentProc.proc.pid!, raw: rawServer.pid };
     const cpu0 = { agent: cpuMs(pids.agent), raw: cpuMs(pids.raw) };
-    const s = await inBlocks({ raw: () => raw!.call(), agent }, n);
+    const s = await inBlocks({ raw: () => raw!.call(), rawContract: () => sendKey(RAW_HOST), agent: () => sendKey(hostId) }, n);
     if (events < n) throw new Error(`the event follower got ${events} events for ${n}+ commands`);
     // every call of a path, warm-ups included, is served by that path's process
     const served = (Math.ceil(n / (BLOCK - SKIP)) + 1) * BLOCK;
     const perCall = (k: "agent" | "raw") => Math.round(((cpuMs(pids[k]) - cpu0[k]) * 1000) / served);
-    return { raw: s["raw"]!, agent: s["agent"]!, cpuUsPerCall: { agent: perCall("agent"), raw: perCall("raw") } };
+    return { raw: s["raw"]!, rawContract: s["rawContract"]!, agent: s["agent"]!, cpuUsPerCall: { agent: perCall("agent"), raw: perCall("raw") } };
   } finally {
     // The agent leaves its guests running when it stops, as it should: stop this one first.
     await client?.call(hostId, "domain.destroy", { domain: "k" }, { timeoutMs: 10_000 }).catch(() => undefined);
     await follower.close().catch(() => undefined);
     await raw?.close();
     await rawServer?.stop();
+    await contractServer?.stop();
     await client?.close();
     await agentProc.stop();
     await cleanupTopology(prefix, [hostId]);
@@ -292,6 +303,7 @@ async function main(): Promise<void> {
     await brokerQuiet();
     const sendKey = await sendKeyOverBus(n, prefix);
     result["raw_send_key_rpc_ms"] = { p50: pct(sendKey.raw, 50), p99: pct(sendKey.raw, 99) };
+    result["raw_send_key_contract_ms"] = { p50: pct(sendKey.rawContract, 50), p99: pct(sendKey.rawContract, 99) };
     result["agent_send_key_ms"] = { p50: pct(sendKey.agent, 50), p99: pct(sendKey.agent, 99) };
     result["send_key_cpu_us_per_call"] = sendKey.cpuUsPerCall;
   }
