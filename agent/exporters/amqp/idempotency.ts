@@ -74,7 +74,8 @@ export class IdempotencyStore {
   private syncing = 0;
   /** Journal records not yet written (see flush()); serialised when written. */
   private buf: JournalLine[] = [];
-  private bufScheduled = false;
+  /** Writes buffered `done` records DONE_FLUSH_MS after the oldest; cleared by any flush. */
+  private doneTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** A volatile start record was written after the last fsync began. */
   private unsynced = false;
@@ -206,16 +207,22 @@ export class IdempotencyStore {
 
   private write(line: JournalLine): void {
     this.buf.push(line);
-    if (this.bufScheduled) return;
-    this.bufScheduled = true;
+    if (this.doneTimer) return;
     // A timer, not the next turn: a controller's next command usually comes within it, and its
     // start record (begin() flushes first) then carries this record in the same write(2).
-    setTimeout(() => this.flush(), DONE_FLUSH_MS).unref();
+    this.doneTimer = setTimeout(() => {
+      this.doneTimer = undefined;
+      this.flush();
+    }, DONE_FLUSH_MS);
+    this.doneTimer.unref();
   }
 
   /** Writes the buffered journal records in one write(2), in order (begin() calls it first). */
   flush(): void {
-    this.bufScheduled = false;
+    // Whatever the timer was for goes now: left running, it would write the next command's
+    // `done` early, on its own, instead of with that command's successor's start record.
+    clearTimeout(this.doneTimer);
+    this.doneTimer = undefined;
     if (this.buf.length === 0 || this.closed) return;
     let text = "";
     for (const line of this.buf) text += `${JSON.stringify(line)}\n`;

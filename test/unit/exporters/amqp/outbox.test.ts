@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { Outbox, type NewRecord } from "../../../../agent/exporters/amqp/outbox.js";
 import { DONE_FLUSH_MS, IdempotencyStore } from "../../../../agent/exporters/amqp/idempotency.js";
 import { parseCommand, commandArgs, brokerDeadline } from "../../../../agent/exporters/amqp/codec.js";
@@ -150,6 +150,26 @@ describe("the idempotency journal", () => {
     s.finish("late", { status: "ok" }); // after close: kept in memory, never written to a closed fd
     await new Promise((r) => setTimeout(r, DONE_FLUSH_MS + 5));
     expect(journalKeys()).not.toContain("late");
+  });
+
+  it("a finished record waits its own flush delay: a start record's write also cancels the timer of the records it took along", () => {
+    vi.useFakeTimers();
+    try {
+      const dir = tmp();
+      const s = IdempotencyStore.open(dir, 1000);
+      const journalKeys = (): string[] => journalRecords(dir).map((l) => l.k);
+      s.finish("a", { status: "ok" });
+      vi.advanceTimersByTime(DONE_FLUSH_MS - 4);
+      s.begin("b", "volatile"); // takes "a" along
+      s.finish("c", { status: "ok" });
+      vi.advanceTimersByTime(6); // past a's timer: c must still wait for the next start record
+      expect(journalKeys()).toEqual(["a", "b"]);
+      vi.advanceTimersByTime(DONE_FLUSH_MS - 6);
+      expect(journalKeys()).toEqual(["a", "b", "c"]);
+      s.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("marks each boot: a reopen on the same boot is no host restart, a journal from another boot is one for the whole new boot, also after compaction", () => {
