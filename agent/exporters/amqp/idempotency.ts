@@ -9,7 +9,8 @@
  *
  * `done` records are buffered and written with the next `begin` (which is written at once)
  * or within DONE_FLUSH_MS: commands issued back to back then cost the journal one write(2)
- * each, not two. An agent that dies in between loses only those outcomes: their commands
+ * each, not two. They are serialised once the command's reply has gone, so neither that
+ * reply nor the next command's `begin` waits for it. An agent that dies in between loses only those outcomes: their commands
  * are answered "outcome unknown" if delivered again, never run twice (see the crash rule).
  *
  * Boots: the journal carries a marker line per host boot ({"boot": id, "after": previous}),
@@ -72,8 +73,11 @@ export class IdempotencyStore {
   private fd: number;
   private lines = 0;
   private syncing = 0;
-  /** Journal records not yet written (see flush()); serialised when written. */
+  /** Journal records not serialised yet (see serialise()). */
   private buf: JournalLine[] = [];
+  /** Serialised records not written yet (see flush()). */
+  private text = "";
+  private serialiseScheduled = false;
   /** Writes buffered `done` records DONE_FLUSH_MS after the oldest; cleared by any flush. */
   private doneTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -207,6 +211,13 @@ export class IdempotencyStore {
 
   private write(line: JournalLine): void {
     this.buf.push(line);
+    if (!this.serialiseScheduled) {
+      // After this turn's reply has gone (it is written on the next tick): serialising the
+      // record, the command's result included, would otherwise fall to the next command's
+      // begin(), on its path to the guest.
+      this.serialiseScheduled = true;
+      setImmediate(() => this.serialise());
+    }
     if (this.doneTimer) return;
     // A timer, not the next turn: a controller's next command usually comes within it, and its
     // start record (begin() flushes first) then carries this record in the same write(2).
@@ -223,13 +234,20 @@ export class IdempotencyStore {
     // `done` early, on its own, instead of with that command's successor's start record.
     clearTimeout(this.doneTimer);
     this.doneTimer = undefined;
-    if (this.buf.length === 0 || this.closed) return;
-    let text = "";
-    for (const line of this.buf) text += `${JSON.stringify(line)}\n`;
-    this.lines += this.buf.length;
-    this.buf = [];
+    if (this.closed) return;
+    this.serialise();
+    if (this.text === "") return;
+    const text = this.text;
+    this.text = "";
     writeSync(this.fd, text);
     if (this.lines > 2 * this.max) this.compact();
+  }
+
+  private serialise(): void {
+    this.serialiseScheduled = false;
+    for (const line of this.buf) this.text += `${JSON.stringify(line)}\n`;
+    this.lines += this.buf.length;
+    this.buf = [];
   }
 
   private compact(): void {
