@@ -24,7 +24,7 @@ export async function prepareDefinition(def: DomainDef, defaultBinary: string, f
   const machine = canonicalMachine(caps, def.os.machine);
   const withMachine: DomainDef = { ...def, os: { ...def.os, machine } };
   const needsDescriptors = def.os.firmware === "efi" || def.os.loader !== undefined;
-  const withFirmware = needsDescriptors ? resolveFirmware(withMachine, await loadDescriptors(firmware.dirs), firmware.nvramDir) : withMachine;
+  const withFirmware = needsDescriptors ? resolveFirmware(withMachine, await loadDescriptors(firmware.dirs), firmware.nvramDir, firmware.dirs) : withMachine;
   const prepared = assignMacs(assignAddresses(withFirmware, machine), Math.random);
   await checkDisks(prepared);
   return prepared;

@@ -87,10 +87,12 @@ export function selectFirmware(descs: readonly FirmwareDescriptor[], def: Domain
 /**
  * A definition whose firmware is fully spelled out: `firmware='efi'` gets a loader, a
  * loader gets its variable store path (`<nvramDir>/<name>_VARS.fd`, as libvirt names it)
- * and, when a descriptor knows the loader, its template.
+ * and, when a descriptor knows the loader, its template. `dirs`: where `descs` were read
+ * from, for the messages.
  * @throws AgentError config_unsupported when no installed firmware fits.
  */
-export function resolveFirmware(def: DomainDef, descs: readonly FirmwareDescriptor[], nvramDir: string): DomainDef {
+export function resolveFirmware(def: DomainDef, descs: readonly FirmwareDescriptor[], nvramDir: string, dirs: readonly string[] = FIRMWARE_DIRS): DomainDef {
+  const where = dirs.join(" or ");
   const os = def.os;
   if (os.firmware !== "efi" && os.loader === undefined) return def;
   let features = def.features;
@@ -99,7 +101,6 @@ export function resolveFirmware(def: DomainDef, descs: readonly FirmwareDescript
   if (loader === undefined) {
     const d = selectFirmware(descs, def);
     if (!d) {
-      const where = FIRMWARE_DIRS.join(" or ");
       throw unsupported(`<os firmware='efi'>: no UEFI firmware descriptor in ${where} fits arch ${os.arch}, machine ${os.machine ?? "?"} (install Debian package ovmf, or give <loader> and <nvram>)`);
     }
     const secure = d.features.includes("secure-boot");
@@ -112,7 +113,7 @@ export function resolveFirmware(def: DomainDef, descs: readonly FirmwareDescript
   // The agent copies the template with its own rights when the store is missing, so only
   // a variable store that an installed firmware descriptor names is accepted as one.
   if (template !== undefined && !descs.some((d) => d.template === template)) {
-    throw new AgentError("invalid_arg", `<nvram template='${template}'>: not a UEFI variable store template named by a firmware descriptor in ${FIRMWARE_DIRS.join(" or ")}`, { component: "qemu" });
+    throw new AgentError("invalid_arg", `<nvram template='${template}'>: not a UEFI variable store template named by a firmware descriptor in ${where}`, { component: "qemu" });
   }
   const nvram = os.nvram ?? { path: join(nvramDir, `${def.name}_VARS.fd`) };
   if (os.nvram === undefined && template === undefined) {

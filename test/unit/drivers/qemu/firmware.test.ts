@@ -50,6 +50,8 @@ describe("UEFI firmware from QEMU's descriptors", () => {
     requireOvmf();
     const descs = await loadDescriptors();
     expect(() => resolveFirmware(efiGuest("pc-q35-7.2"), [], "/nv")).toThrow(/no UEFI firmware descriptor .* fits arch x86_64, machine pc-q35-7.2 \(install Debian package ovmf/);
+    // the directories named are those the descriptors came from, not the defaults
+    expect(() => resolveFirmware(efiGuest("pc-q35-7.2"), [], "/nv", ["/srv/fw"])).toThrow(/no UEFI firmware descriptor in \/srv\/fw fits/);
     const known = parse(`<domain type='qemu'><name>l</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>
       <loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader></os></domain>`);
     expect(resolveFirmware(known, descs, "/nv").os.nvram).toEqual({ path: "/nv/l_VARS.fd", template: "/usr/share/OVMF/OVMF_VARS_4M.fd" });
