@@ -48,7 +48,21 @@ export function registerDomainVerbs(program: Command, ctx: VerbContext): void {
         ctx.print(r, () => `Domain '${r.name}' defined from ${file}`);
       }),
     );
-  lifecycleVerb(program, ctx, "undefine", "domain.undefine", "has been undefined", "remove a domain's persistent definition");
+  program
+    .command("undefine <domain>")
+    .description("remove a domain's persistent definition")
+    .option("--nvram", "also remove the guest's UEFI variable store")
+    .option("--keep-nvram", "leave the guest's UEFI variable store on disk")
+    .action((domain: string, o: { nvram?: boolean; keepNvram?: boolean }) =>
+      withRuntime(ctx, async (rt) => {
+        if (o.nvram && o.keepNvram) throw new CliError("invalid_arg", "--nvram and --keep-nvram exclude each other");
+        const args: Record<string, unknown> = { domain };
+        if (o.nvram) args["nvram"] = "remove";
+        if (o.keepNvram) args["nvram"] = "keep";
+        const r = (await rt.call("domain.undefine", args)) as DomainSummary;
+        ctx.print(r, () => `Domain '${r.name ?? domain}' has been undefined`);
+      }),
+    );
   program
     .command("start <domain>")
     .description("start a defined domain")

@@ -31,6 +31,11 @@ export interface DriverInfo {
   domainTypes: string[];
 }
 
+/** What undefine does with a UEFI guest's variable store (virsh undefine --nvram / --keep-nvram). */
+export interface UndefineOptions {
+  nvram?: "remove" | "keep";
+}
+
 export interface HypervisorDriver {
   readonly info: DriverInfo;
   /** Loads persisted definitions, re-adopts running guests, starts autostart guests. */
@@ -39,7 +44,12 @@ export interface HypervisorDriver {
   close(): Promise<void>;
 
   defineDomain(xml: string): Promise<DefineResult>;
-  undefineDomain(uuid: string): Promise<void>;
+  /**
+   * Removes the persistent definition. A guest with a UEFI variable store on disk needs
+   * `nvram` (libvirt's VIR_DOMAIN_UNDEFINE_NVRAM / KEEP_NVRAM): "remove" deletes the store,
+   * "keep" leaves it; without it the call fails with operation_invalid, as libvirt's does.
+   */
+  undefineDomain(uuid: string, opts?: UndefineOptions): Promise<void>;
   startDomain(uuid: string, opts?: { paused?: boolean }): Promise<DomainView>;
   shutdownDomain(uuid: string, opts?: ShutdownOptions): Promise<DomainView>;
   destroyDomain(uuid: string): Promise<DomainView>;

@@ -44,15 +44,15 @@ export const DOMAIN_COMMANDS = {
     },
   }),
   "domain.undefine": defineCommand({
-    summary: "remove a domain's persistent definition",
-    args: ByDomain,
+    summary: "remove a domain's persistent definition (nvram: what happens to a UEFI variable store, as virsh undefine --nvram / --keep-nvram)",
+    args: Type.Object({ domain: DomainRef, nvram: Type.Optional(Type.Union([Type.Literal("remove"), Type.Literal("keep")])) }, { additionalProperties: false }),
     target: "domain",
     mutates: true,
     snmpWritable: false,
     since: "0.1",
-    handler: async (ctx) => {
+    handler: async (ctx, args) => {
       const uuid = uuidOf(ctx);
-      await ctx.services.hypervisor.undefineDomain(uuid);
+      await ctx.services.hypervisor.undefineDomain(uuid, args.nvram === undefined ? {} : { nvram: args.nvram });
       return { uuid };
     },
   }),

@@ -13,7 +13,7 @@ import * as domainXml from "../../model/domain-xml.js";
 import { validateDomainDef } from "../../model/domain-validate.js";
 import { AgentError } from "../../model/errors.js";
 import { isActive, type DomainState, type LifecycleEventType } from "../../model/state.js";
-import type { DefineResult, DriverInfo, HypervisorDriver, QKey, ShutdownOptions } from "../hypervisor.js";
+import type { DefineResult, DriverInfo, HypervisorDriver, QKey, ShutdownOptions, UndefineOptions } from "../hypervisor.js";
 import { demoDomainDef } from "./demo.js";
 
 export interface FakeHypervisorOptions {
@@ -70,7 +70,8 @@ export class FakeHypervisor implements HypervisorDriver {
     return { view, updated: byUuid !== undefined };
   }
 
-  async undefineDomain(uuid: string): Promise<void> {
+  /** The fake keeps no variable stores: `opts.nvram` has nothing to act on. */
+  async undefineDomain(uuid: string, _opts?: UndefineOptions): Promise<void> {
     const v = this.get(uuid);
     if (isActive(v.state)) {
       this.store.setDomain({ ...v, persistent: false, autostart: false });

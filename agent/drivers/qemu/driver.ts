@@ -11,8 +11,8 @@
  *   "fake reboot"); reset = system_reset.
  */
 import { randomUUID } from "node:crypto";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, rm, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
 import type { EventBus } from "../../core/bus.js";
 import type { DomainStats, DomainView, StateStore } from "../../core/state-store.js";
@@ -20,7 +20,7 @@ import type { DomainDef } from "../../model/domain-def.js";
 import * as domainXml from "../../model/domain-xml.js";
 import { AgentError } from "../../model/errors.js";
 import { isActive } from "../../model/state.js";
-import type { AttachOptions, AttachResult, DefineResult, DriverInfo, HypervisorDriver, QKey, ShutdownOptions } from "../hypervisor.js";
+import type { AttachOptions, AttachResult, DefineResult, DriverInfo, HypervisorDriver, QKey, ShutdownOptions, UndefineOptions } from "../hypervisor.js";
 import { probeForeignQemu } from "./attach.js";
 import { probeQemu } from "./caps.js";
 import { prepareDefinition } from "./define.js";
@@ -86,12 +86,35 @@ export class QemuDriver implements HypervisorDriver {
     return { view, updated: prev !== undefined };
   }
 
-  async undefineDomain(uuid: string): Promise<void> {
+  async undefineDomain(uuid: string, opts: UndefineOptions = {}): Promise<void> {
     const v = this.sup.get(uuid);
     if (!v.persistent) throw new AgentError("operation_invalid", `domain "${v.name}" is transient: it has no definition to remove`, { component: "qemu" });
+    const store = await this.nvramToRemove(v, opts.nvram);
     await this.defs.remove(uuid);
+    // After the definition: a failure here leaves a stray file, never a guest without its store.
+    if (store) await rm(store, { force: true });
     this.sup.removeDefinition(uuid);
     this.sup.emit(v, "undefined", "removed");
+  }
+
+  /**
+   * The variable store undefine must delete, as libvirt decides: only a store that exists
+   * needs a choice. The agent deletes only stores in its own nvram directory: a definition
+   * may name any path, and removing one elsewhere is the operator's call, not a command's.
+   * @throws AgentError operation_invalid (a store exists and no choice was given, or it is
+   *   outside the agent's directory and "remove" was asked).
+   */
+  private async nvramToRemove(v: DomainView, choice: UndefineOptions["nvram"]): Promise<string | undefined> {
+    const path = v.def.os.nvram?.path;
+    if (path === undefined || choice === "keep" || !(await stat(path).then(() => true, () => false))) return undefined;
+    if (choice === undefined) {
+      throw new AgentError("operation_invalid", `domain "${v.name}" has a UEFI variable store (${path}): undefine it with nvram "remove" to delete the store too, or "keep" to leave it (virsh undefine --nvram / --keep-nvram)`, { component: "qemu" });
+    }
+    const dir = resolve(this.opts.stateDir, "nvram");
+    if (dirname(resolve(path)) !== dir) {
+      throw new AgentError("operation_invalid", `domain "${v.name}": its variable store ${path} is not in ${dir}, where the agent keeps the stores it creates; undefine with nvram "keep" and remove the file yourself`, { component: "qemu" });
+    }
+    return path;
   }
 
   async startDomain(uuid: string, opts: { paused?: boolean } = {}): Promise<DomainView> {

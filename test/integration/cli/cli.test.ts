@@ -66,7 +66,8 @@ describe("virtbus CLI against a running agent (fake driver)", () => {
     const xml = (await agent.cli(["dumpxml", "cli-guest"])).stdout;
     expect(xml).toContain("<name>cli-guest</name>");
     expect((await agent.cli(["destroy", "cli-guest"])).exitCode).toBe(0);
-    expect((await agent.cli(["undefine", "cli-guest"])).exitCode).toBe(0);
+    expect((await agent.cli(["undefine", "cli-guest", "--nvram", "--keep-nvram"])).exitCode).toBe(ERROR_TABLE.invalid_arg.exit);
+    expect((await agent.cli(["undefine", "cli-guest"])).stdout).toBe("Domain 'cli-guest' has been undefined");
     expect((await agent.cli(["dominfo", "cli-guest"])).exitCode).toBe(ERROR_TABLE["domain.not_found"].exit);
   });
 

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { useOpenDriver } from "./open-driver.js";
@@ -33,5 +33,36 @@ describe("UEFI guests defined as libvirt 9 writes them: <os firmware='efi'> with
     t.pids.add(again.pid);
     expect(statSync(nvram).ino).toBe(ino);
     await t.fx.driver.destroyDomain(view.uuid);
+  });
+
+  it("undefine wants a choice for an existing variable store, as libvirt does: keep leaves it, remove deletes it", async () => {
+    const xml = readFileSync(FIXTURE, "utf8").replace("type='kvm'", "type='qemu'");
+    const { view } = await t.fx.driver.defineDomain(xml);
+    const nvram = view.def.os.nvram!.path;
+    const run = await t.fx.driver.startDomain(view.uuid); // creates the store
+    t.pids.add(run.pid);
+    await t.fx.driver.destroyDomain(view.uuid);
+    expect(existsSync(nvram)).toBe(true);
+    await expect(t.fx.driver.undefineDomain(view.uuid)).rejects.toMatchObject({ code: "operation_invalid", message: expect.stringMatching(/has a UEFI variable store \(.*_VARS\.fd\).*--nvram \/ --keep-nvram/) });
+    expect(t.fx.store.getDomain(view.uuid)?.persistent).toBe(true); // refused: still defined
+    await t.fx.driver.undefineDomain(view.uuid, { nvram: "keep" });
+    expect(t.fx.store.getDomain(view.uuid)).toBeUndefined();
+    expect(existsSync(nvram)).toBe(true);
+    const again = await t.fx.driver.defineDomain(xml); // the kept store is the guest's again
+    await t.fx.driver.undefineDomain(again.view.uuid, { nvram: "remove" });
+    expect(existsSync(nvram)).toBe(false);
+  });
+
+  it("undefine never deletes a variable store outside the agent's nvram directory", async () => {
+    const elsewhere = join(t.dirs.root, "elsewhere_VARS.fd");
+    writeFileSync(elsewhere, "vars");
+    const xml = `<domain type='qemu'><name>uefi-elsewhere</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+      <os><type arch='x86_64' machine='q35'>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>
+      <nvram template='/usr/share/OVMF/OVMF_VARS_4M.fd'>${elsewhere}</nvram></os></domain>`;
+    const { view } = await t.fx.driver.defineDomain(xml);
+    await expect(t.fx.driver.undefineDomain(view.uuid, { nvram: "remove" })).rejects.toThrow(/is not in .*nvram.*undefine with nvram "keep"/);
+    expect(existsSync(elsewhere)).toBe(true);
+    await t.fx.driver.undefineDomain(view.uuid, { nvram: "keep" });
+    expect(existsSync(elsewhere)).toBe(true);
   });
 });
