@@ -53,7 +53,8 @@ describe("domain.attach takes over QEMU processes the agent did not start", () =
     const t0 = Date.now();
     while (Date.now() - t0 < 10_000) {
       if (c.exitCode !== null) throw new Error(`QEMU exited: ${err}`);
-      if (waitFor === undefined ? Date.now() - t0 > 300 : existsSync(waitFor)) return c;
+      // The socket file appears at bind(), before QEMU listens: a connect in between is refused.
+      if (waitFor === undefined ? Date.now() - t0 > 300 : existsSync(waitFor) && (await accepts(waitFor))) return c;
       await sleep(20);
     }
     throw new Error(`QEMU did not create ${waitFor ?? "?"}: ${err}`);
@@ -216,6 +217,16 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** True once a unix socket accepts connections (the probe is closed at once). */
+async function accepts(path: string): Promise<boolean> {
+  try {
+    (await connectUnix(path)).destroy();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function connectUnix(path: string): Promise<import("node:net").Socket> {
