@@ -5,7 +5,7 @@
  * running across an agent stop or crash; the next start re-adopts them.
  */
 import { constants } from "node:fs";
-import { access } from "node:fs/promises";
+import { access, mkdir } from "node:fs/promises";
 import { Command } from "commander";
 import type { Logger } from "pino";
 import { EventBus } from "./core/bus.js";
@@ -50,7 +50,8 @@ async function buildDriver(cfg: ResolvedConfig, store: StateStore, bus: EventBus
   const h = cfg.hypervisor;
   const useQemu = h.driver === "qemu" || (h.driver === "auto" && (await isExecutable(h.qemu_binary)));
   if (!useQemu) {
-    log.warn({ binary: h.qemu_binary }, "QEMU not found: using the in-memory fake driver");
+    if (h.driver === "fake") log.info("hypervisor.driver is fake: using the in-memory fake driver");
+    else log.warn({ binary: h.qemu_binary }, "QEMU not found: using the in-memory fake driver");
     return new FakeHypervisor({ store, bus, log: log.child({ component: "fake" }), demoDomains: h.fake_domains });
   }
   return new QemuDriver({
@@ -67,6 +68,8 @@ async function buildDriver(cfg: ResolvedConfig, store: StateStore, bus: EventBus
 
 /** Builds and starts an agent from a validated config. */
 export async function startAgent(cfg: ResolvedConfig, log: Logger): Promise<Agent> {
+  // Every component keeps its files under these; on a fresh host none of them exists yet.
+  for (const dir of [cfg.state_dir, cfg.run_dir]) await mkdir(dir, { recursive: true, mode: 0o700 });
   const store = new StateStore();
   const bus = new EventBus(log.child({ component: "bus" }));
   const network = new NetDriver({ stateDir: cfg.state_dir, runDir: cfg.run_dir, bus, log: log.child({ component: "network" }) });

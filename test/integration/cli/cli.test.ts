@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -106,6 +106,20 @@ describe("virtbusd config handling", () => {
     expect(r.stderr).toContain("bogus: unknown key");
     expect(r.stderr).toContain("hypervisor.driver: must be equal to one of the allowed values (auto, qemu, fake)");
     expect(r.stderr).toContain("hypervisor.qmp_timeout_ms: must be >= 100");
+  });
+
+  it("on a fresh host the agent creates its state and run directories (0700) before any component writes there", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "virtbus-fresh-"));
+    // fake driver and no bus: SNMP's engine file is then the first thing written to state_dir
+    const agent = await startAgentProcess({ hypervisor: { driver: "fake" }, snmp: { enabled: true, listen: { address: "127.0.0.1", port: 0 } } }, dir);
+    try {
+      for (const d of ["state", "run"]) expect(statSync(join(dir, d)).mode & 0o777).toBe(0o700);
+      expect(existsSync(join(dir, "state", "snmp-engine.json"))).toBe(true);
+      expect((await agent.cli(["ping"])).exitCode).toBe(0);
+    } finally {
+      await agent.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("the CLI names the socket and exits non-zero when no agent is running", async () => {
