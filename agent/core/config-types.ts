@@ -178,6 +178,10 @@ export interface AgentConfig {
     agentx: {
       host: string;
       port: number;
+      /**
+       * unix socket of snmpd's AgentX master (its agentXSocket; Net-SNMP's default is /var/agentx/master). Set: used instead of host and port
+       */
+      socket?: string;
       reconnect_ms: number;
       /**
        * authz user SETs arriving over AgentX run as (AgentX does not carry the SNMP user)

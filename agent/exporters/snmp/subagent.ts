@@ -61,16 +61,24 @@ export class Subagent {
     if (this.connected) this.sub?.notify(trapOid, varbinds);
   }
 
+  /** Where snmpd's AgentX master is, for messages. */
+  private get master(): string {
+    const { host, port, socket } = this.opts.settings.agentx;
+    return socket ?? `${host}:${port}`;
+  }
+
   private connect(): Promise<void> {
-    const { host, port } = this.opts.settings.agentx;
-    const sub = snmp.createSubagent({ master: host, masterPort: port, timeout: 5, description: "virtbus LIBVIRT-MIB and VM-MIB" });
+    const { host, port, socket } = this.opts.settings.agentx;
+    // npm net-snmp connects with net.Socket.connect(masterPort, master): a path in place of
+    // the port is Node's connect(path) form, a unix socket (the host is then ignored).
+    const sub = snmp.createSubagent({ master: host, masterPort: socket ?? port, timeout: 5, description: "virtbus LIBVIRT-MIB and VM-MIB" });
     this.sub = sub;
     this.install(sub);
     sub.on("error", (err) => this.opts.log.debug({ err: String(err) }, "agentx socket error"));
     sub.on("close", () => this.onClosed(sub));
     this.ready = new Promise((resolve, reject) => {
       // A refused or dropped connection never answers the Open: settle here (no-op once open).
-      sub.on("close", () => reject(new AgentError("operation_failed", `agentx master ${host}:${port} closed the connection`, { component: "snmp" })));
+      sub.on("close", () => reject(new AgentError("operation_failed", `agentx master ${this.master} closed the connection`, { component: "snmp" })));
       sub.open((err) => {
         if (err) return reject(new AgentError("operation_failed", `agentx open failed: ${String(err)}`, { component: "snmp" }));
         this.register(sub).then(resolve, reject);
@@ -90,7 +98,7 @@ export class Subagent {
       });
     }
     this.connected = true;
-    this.opts.log.info({ master: `${this.opts.settings.agentx.host}:${this.opts.settings.agentx.port}` }, "agentx session open");
+    this.opts.log.info({ master: this.master }, "agentx session open");
   }
 
   private onClosed(sub: NsSubagent): void {

@@ -131,3 +131,25 @@ describe("AgentX subagent behind a real snmpd", () => {
     }
   }, 30_000);
 });
+
+describe("AgentX over snmpd's unix socket", () => {
+  it("the subagent registers on agentx.socket and snmpd answers a walk of its tables", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "virtbus-agentx-unix-"));
+    await mkdir(join(dir, "state"));
+    const snmpd = await makeSnmpd(dir, { agentxUnix: true });
+    const h = await makeHarness({ demoDomains: 2 });
+    const config = settings({ mode: "agentx", agentx: { host: "192.0.2.1", port: 1, socket: snmpd.agentxPath!, reconnect_ms: 200, caller: "agentx" } });
+    const exporter = new SnmpExporter({ services: h.services, dispatcher: h.dispatcher, config, stateDir: join(dir, "state"), log: h.services.log });
+    try {
+      await snmpd.start();
+      await exporter.start();
+      await waitForAnswer(snmpd.udpPort, VM_NUMBER);
+      const r = await snmp("snmpbulkwalk", ["-v2c", "-c", "public", "-On", `udp:127.0.0.1:${snmpd.udpPort}`, `${GUEST_ENTRY}.2`]);
+      expect([...parseLines(r.stdout).values()].sort()).toEqual(["demo-1", "demo-2"]);
+    } finally {
+      await exporter.stop();
+      await snmpd.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});

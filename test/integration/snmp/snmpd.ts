@@ -12,6 +12,8 @@ import { requireTool, snmp } from "./tools.js";
 export interface Snmpd {
   udpPort: number;
   agentxPort: number;
+  /** The AgentX master's unix socket, when made with `agentxUnix` (then there is no TCP one). */
+  agentxPath?: string;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -25,18 +27,23 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** `trapSinkPort`: snmpd forwards notifications (its own and the subagent's) there as v2c traps, community "trapcomm". */
-export async function makeSnmpd(dir: string, opts: { trapSinkPort?: number } = {}): Promise<Snmpd> {
+/**
+ * `trapSinkPort`: snmpd forwards notifications (its own and the subagent's) there as v2c traps,
+ * community "trapcomm". `agentxUnix`: AgentX on a unix socket in `dir` (as Net-SNMP's default
+ * /var/agentx/master) instead of TCP.
+ */
+export async function makeSnmpd(dir: string, opts: { trapSinkPort?: number; agentxUnix?: boolean } = {}): Promise<Snmpd> {
   const bin = requireTool("snmpd");
   const udpPort = await freePort();
   const agentxPort = await freePort();
+  const agentxPath = opts.agentxUnix ? join(dir, "agentx.sock") : undefined;
   const persist = join(dir, "persist");
   await mkdir(persist, { recursive: true, mode: 0o700 });
   const conf = join(dir, "snmpd.conf");
   await writeFile(conf, [
     `agentaddress udp:127.0.0.1:${udpPort}`,
     "master agentx",
-    `agentXSocket tcp:127.0.0.1:${agentxPort}`,
+    opts.agentxUnix ? `agentXSocket unix:${agentxPath}` : `agentXSocket tcp:127.0.0.1:${agentxPort}`,
     'createUser admin SHA-256 "admin-auth-pass" AES "admin-priv-pass"',
     'createUser reader SHA-256 "reader-auth-pass" AES "reader-priv-pass"',
     "rwuser admin priv",
@@ -61,7 +68,7 @@ export async function makeSnmpd(dir: string, opts: { trapSinkPort?: number } = {
     c.kill("SIGTERM");
     await c;
   };
-  return { udpPort, agentxPort, start, stop };
+  return { udpPort, agentxPort, ...(agentxPath ? { agentxPath } : {}), start, stop };
 }
 
 /** Polls until snmpd (and, for a subagent OID, the subagent behind it) answers `oid`. */
