@@ -81,6 +81,15 @@ ${table(["path", "p50", "p99", "p50 over raw"], rows)}
 ${key && rawKey ? `- \`domain.send_key\` over the bus, p50 overhead over the same RPC doing raw QMP ≤ 0.5 ms (issue #4): ${verdict(key.p50 - rawKey.p50 <= 0.5)}. Each server is a process of its own: the compiled agent on its default config (QEMU driver, info-level log, journal, audit events) and test/bench/bus-raw-server.ts, which relays each command as one raw QMP \`send-key\` to a QEMU it launched with the agent's argv. The agent's start record is written before the key is sent and fsync'ed in the background (\`amqp.volatile_sync: background\`, the default; docs/amqp.md says what that trades).${cpu ? ` CPU per command: agent ${cpu.agent} µs, raw server ${cpu.raw} µs.` : ""}${rawContract ? ` Of the overhead, ${(rawContract.p50 - rawKey.p50).toFixed(2)} ms is the bus contract (envelope and reply on the command and reply exchanges, FleetClient), which the raw server speaking it pays too, and ${(key.p50 - rawContract.p50).toFixed(2)} ms the agent's own work (validation, journal, dispatch, audit).` : ""}\n` : ""}`;
 };
 
+/** The AgentX walks' verdict, TCP and unix socket, against the standalone target. */
+function agentxLine(r: Record<string, unknown>): string {
+  const worst = (via: string) => Math.max(r[`${via}_libvirt_guest_table_walk_ms`] as number, r[`${via}_vm_table_walk_ms`] as number);
+  if (r["agentx_vm_table_walk_ms"] === undefined) return "";
+  const perVarbind = (via: string) => Math.round(((r[`${via}_vm_table_walk_ms`] as number) * 1000) / (r["vm_table_varbinds"] as number));
+  const unix = r["agentx_unix_vm_table_walk_ms"] === undefined ? "" : `, over a unix socket (\`snmp.agentx.socket\`, Net-SNMP's default transport) ${verdict(worst("agentx_unix") <= 1000)}`;
+  return `- Through snmpd as its AgentX subagent, against the same 1 s: over TCP ${verdict(worst("agentx") <= 1000)}${unix}. snmpd asks a subagent one AgentX GetNext per varbind, even for a GETBULK, so every varbind is a round trip between the two processes (${perVarbind("agentx")} µs each over TCP${unix ? `, ${perVarbind("agentx_unix")} µs over the unix socket` : ""}); profiled, the agent's part of it is mostly the write(2) of each answer, which wakes snmpd, and the lookup a few µs.\n`;
+}
+
 const renderSnmp: Renderer = ({ results: r }) => {
   const g = r["libvirt_guest_table_walk_ms"] as number;
   const v = r["vm_table_walk_ms"] as number;
@@ -95,6 +104,18 @@ ${table(
     ["libvirtGuestTable (warm)", `${g} ms`, String(r["libvirt_guest_table_varbinds"])],
     ["libvirtGuestTable (cold: view rebuilt)", `${r["libvirt_guest_table_walk_cold_ms"] as number} ms`, String(r["libvirt_guest_table_varbinds"])],
     ["vmTable", `${v} ms`, String(r["vm_table_varbinds"])],
+    ...(r["agentx_vm_table_walk_ms"] === undefined
+      ? []
+      : [
+          ["libvirtGuestTable through snmpd, agent as AgentX subagent (TCP)", `${r["agentx_libvirt_guest_table_walk_ms"] as number} ms`, String(r["libvirt_guest_table_varbinds"])],
+          ["vmTable through snmpd, agent as AgentX subagent (TCP)", `${r["agentx_vm_table_walk_ms"] as number} ms`, String(r["vm_table_varbinds"])],
+          ...(r["agentx_unix_vm_table_walk_ms"] === undefined
+            ? []
+            : [
+                ["libvirtGuestTable through snmpd, AgentX on a unix socket", `${r["agentx_unix_libvirt_guest_table_walk_ms"] as number} ms`, String(r["libvirt_guest_table_varbinds"])],
+                ["vmTable through snmpd, AgentX on a unix socket", `${r["agentx_unix_vm_table_walk_ms"] as number} ms`, String(r["vm_table_varbinds"])],
+              ]),
+        ]),
     ...(r["real_guests"] === undefined
       ? []
       : [
@@ -105,7 +126,7 @@ ${table(
 )}
 
 - Walk ≤ 1 s at 1,000 guests: ${verdict(Math.max(g, v) <= 1000)}. Agent heap ${heap} MB — target ≤ 150 MB: ${verdict(heap <= 150)}.
-- Reference design: libvirt-snmp reloads its whole table from libvirt every 5 seconds and builds one
+${agentxLine(r)}- Reference design: libvirt-snmp reloads its whole table from libvirt every 5 seconds and builds one
   net-snmp row object per guest (a UUID-indexed net-snmp table costs ~406 MB at 2,000 rows, DESIGN.md §5);
   virtbus answers GET/GETNEXT/GETBULK from one sorted OID view rebuilt only when the state store changes.
 `;

@@ -1,16 +1,18 @@
 /**
  * Benchmark: full snmpbulkwalk of libvirtGuestTable and vmTable with 1,000 fake guests,
- * and the agent's heap; then the same walks with real QEMU guests (TCG, diskless, started
- * paused so 50 of them fit a 2-core host). Prints one JSON object.
+ * and the agent's heap; the same walks through Net-SNMP's snmpd with the agent as its AgentX
+ * subagent; then with real QEMU guests (TCG, diskless, started paused so 50 of them fit a
+ * 2-core host). Prints one JSON object.
  * Run: npx tsx test/bench/snmp-walk.ts [fake guests = 1000] [real guests = 50, 0 skips]
  */
 import { execa } from "execa";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SnmpExporter } from "../../agent/exporters/snmp/exporter.js";
 import { makeHarness } from "../helpers/harness.js";
 import { makeQemuHarness } from "../helpers/qemu-harness.js";
+import { makeSnmpd, waitForAnswer } from "../integration/snmp/snmpd.js";
 import { requireTool, settings } from "../integration/snmp/tools.js";
 
 async function walk(port: number, oid: string): Promise<{ ms: number; lines: number }> {
@@ -41,6 +43,34 @@ async function walkReal(real: number): Promise<Record<string, number>> {
   }
 }
 
+/**
+ * The same walks through snmpd (AgentX master) with the agent as its subagent, over the
+ * same fake guests, with AgentX on TCP or on a unix socket (`agentx.socket`). snmpd asks a
+ * subagent one AgentX GetNext per varbind, GETBULK or not.
+ */
+async function walkAgentx(h: Awaited<ReturnType<typeof makeHarness>>, unix: boolean): Promise<Record<string, number>> {
+  const dir = await mkdtemp(join(tmpdir(), "virtbus-agentx-bench-"));
+  await mkdir(join(dir, "state"));
+  const snmpd = await makeSnmpd(dir, { agentxUnix: unix });
+  await snmpd.start();
+  const agentx = { host: "127.0.0.1", port: snmpd.agentxPort, reconnect_ms: 200, caller: "bench", ...(snmpd.agentxPath ? { socket: snmpd.agentxPath } : {}) };
+  const config = settings({ mode: "agentx", cache_ms: 60_000, agentx });
+  const exporter = new SnmpExporter({ services: h.services, dispatcher: h.dispatcher, config, stateDir: join(dir, "state"), log: h.services.log });
+  try {
+    await exporter.start();
+    await waitForAnswer(snmpd.udpPort, "1.3.6.1.2.1.236.1.2.0");
+    await walk(snmpd.udpPort, "1.3.6.1.4.1.36957.1.1"); // warm-up: the subagent's first answers build the view
+    const guestTable = await walk(snmpd.udpPort, "1.3.6.1.4.1.36957.1.1");
+    const vmTable = await walk(snmpd.udpPort, "1.3.6.1.2.1.236.1.4");
+    const via = unix ? "agentx_unix" : "agentx";
+    return { [`${via}_libvirt_guest_table_walk_ms`]: guestTable.ms, [`${via}_vm_table_walk_ms`]: vmTable.ms };
+  } finally {
+    await exporter.stop();
+    await snmpd.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const guests = Number(process.argv[2] ?? 1000);
   const dir = await mkdtemp(join(tmpdir(), "virtbus-snmp-bench-"));
@@ -59,6 +89,7 @@ async function main(): Promise<void> {
   const mem = process.memoryUsage();
   await exporter.stop();
   await rm(dir, { recursive: true, force: true });
+  const agentx = { ...(await walkAgentx(h, false)), ...(await walkAgentx(h, true)) };
   const real = await walkReal(Number(process.argv[3] ?? 50));
   console.log(JSON.stringify({
     guests, instances, view_build_ms: buildMs,
@@ -68,6 +99,7 @@ async function main(): Promise<void> {
     heap_used_mb: Math.round(mem.heapUsed / 1048576 * 10) / 10,
     heap_delta_view_mb: Math.round((mem.heapUsed - heapBefore) / 1048576 * 10) / 10,
     rss_mb: Math.round(mem.rss / 1048576),
+    ...agentx,
     ...real,
   }));
 }
