@@ -114,7 +114,11 @@ describe("virtbusd config handling", () => {
     const agent = await startAgentProcess({ hypervisor: { driver: "fake" }, snmp: { enabled: true, listen: { address: "127.0.0.1", port: 0 } } }, dir);
     try {
       for (const d of ["state", "run"]) expect(statSync(join(dir, d)).mode & 0o777).toBe(0o700);
-      expect(existsSync(join(dir, "state", "snmp-engine.json"))).toBe(true);
+      // SNMP starts after the control socket the helper waits for: give it its moment
+      const engine = join(dir, "state", "snmp-engine.json");
+      for (let i = 0; i < 100 && !existsSync(engine) && agent.proc.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(existsSync(engine)).toBe(true);
+      expect(agent.proc.exitCode).toBeNull();
       expect((await agent.cli(["ping"])).exitCode).toBe(0);
     } finally {
       await agent.stop();
