@@ -87,12 +87,17 @@ export function registerFleetVerbs(program: Command, ctx: VerbContext): void {
     .action(async (o: { wait: string }) => {
       const client = await connectFleet(busUrl(program));
       try {
-        const snaps = await client.collectSnapshots(Math.max(100, Number(o.wait) || 2000));
+        const { snapshots, refused } = await client.collectSnapshots(Math.max(100, Number(o.wait) || 2000));
         const rows: FleetRow[] = [];
-        for (const [host, s] of [...snaps].sort(([a], [b]) => a.localeCompare(b))) {
+        for (const [host, s] of [...snapshots].sort(([a], [b]) => a.localeCompare(b))) {
           for (const d of (s.payload["domains"] as FleetRow[] | undefined) ?? []) rows.push({ host, name: d.name, uuid: d.uuid, state: d.state });
         }
         ctx.print(rows, formatFleet);
+        // A host that says no is not a host without guests: name it, and fail the command.
+        if (refused.length > 0) {
+          const why = refused.map((r) => `host ${r.host} refused host.resync: ${r.error?.message ?? r.status}`).join("; ");
+          throw new CliError(refused[0]?.error?.code ?? "operation_failed", why);
+        }
       } finally {
         await client.close();
       }

@@ -54,6 +54,15 @@ interface Pending {
   what: string;
   timeoutMs: number;
   onAccepted?: ((r: ReplyBody) => void) | undefined;
+  /** Stays registered after a final reply: a broadcast gets one from every host (callAll()). */
+  keep?: boolean;
+}
+
+/** What collectSnapshots() gathered: the latest snapshot per host, and the hosts that said no. */
+export interface FleetSnapshots {
+  snapshots: Map<string, WireEvent>;
+  /** Final replies to host.resync other than `ok` (e.g. `rejected` forbidden), one per host. */
+  refused: ReplyBody[];
 }
 
 /** How often unanswered calls are checked against their timeout (its precision). */
@@ -105,19 +114,35 @@ export class FleetClient {
   /** Sends a command and resolves with its final reply, whatever its status. */
   call(host: string, op: string, args: Record<string, unknown> = {}, o: CallOptions = {}): Promise<ReplyBody> {
     const commandId = o.commandId ?? randomUUID();
-    const target: Record<string, string> = { host };
-    const rest: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(args)) {
-      if ((k === "domain" || k === "network") && typeof v === "string") target[k] = v;
-      else rest[k] = v;
-    }
-    const body: Record<string, unknown> = { v: WIRE_VERSION, command_id: commandId, op, target, args: rest, issued_at: new Date().toISOString() };
-    if (o.deadline) body["deadline"] = o.deadline;
-    if (o.idempotencyKey) body["idempotency_key"] = o.idempotencyKey;
+    const body = envelope(commandId, host, op, args, o);
     return new Promise((resolve, reject) => {
       const timeoutMs = o.timeoutMs ?? this.timeoutMs;
       this.pending.set(commandId, { resolve, reject, deadline: performance.now() + timeoutMs, what: `${op} from ${host}`, timeoutMs, onAccepted: o.onAccepted });
       this.publishCommand(host, commandId, body, o);
+    });
+  }
+
+  /**
+   * Sends one command to `host` ("*": every agent on the bus) and gathers the final replies:
+   * until `quietMs` after the first one, or `windowMs` when none comes. A broadcast has no
+   * fixed number of answers, so a pause after the first stands for "everyone has answered".
+   */
+  callAll(host: string, op: string, args: Record<string, unknown>, windowMs: number, quietMs = 300): Promise<ReplyBody[]> {
+    const commandId = randomUUID();
+    const replies: ReplyBody[] = [];
+    return new Promise((resolve) => {
+      let quiet: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        clearTimeout(quiet);
+        this.pending.delete(commandId);
+        resolve(replies);
+      };
+      const onReply = (r: ReplyBody): void => {
+        replies.push(r);
+        quiet ??= setTimeout(done, quietMs);
+      };
+      this.pending.set(commandId, { resolve: onReply, reject: done, deadline: performance.now() + windowMs, what: `${op} from ${host}`, timeoutMs: windowMs, keep: true });
+      this.publishCommand(host, commandId, envelope(commandId, host, op, args, {}), {});
     });
   }
 
@@ -158,7 +183,7 @@ export class FleetClient {
     const p = this.pending.get(id);
     if (!p) return;
     if (r.status === "accepted") return void p.onAccepted?.(r);
-    this.pending.delete(id);
+    if (!p.keep) this.pending.delete(id);
     p.resolve(r);
   }
 
@@ -182,19 +207,23 @@ export class FleetClient {
   }
 
   /** Asks every agent (or `hosts`) for a snapshot and collects the newest one per host for `waitMs`. */
-  async collectSnapshots(waitMs: number, hosts: string[] = ["*"]): Promise<Map<string, WireEvent>> {
+  async collectSnapshots(waitMs: number, hosts: string[] = ["*"]): Promise<FleetSnapshots> {
     const latest = new Map<string, WireEvent>();
     const stop = await this.subscribe([{ exchange: "state", pattern: "st.*.snapshot" }], (e) => {
       const prev = latest.get(e.host);
       if (!prev || prev.epoch !== e.epoch || prev.seq < e.seq) latest.set(e.host, e);
     });
+    const refused: ReplyBody[] = [];
     try {
-      await Promise.all(hosts.map((h) => this.call(h, "host.resync", {}, { timeoutMs: waitMs }).catch(() => undefined)));
-      await new Promise((r) => setTimeout(r, Math.min(waitMs, 300)));
+      const replies = (await Promise.all(hosts.map((h) => this.callAll(h, "host.resync", {}, waitMs)))).flat();
+      refused.push(...replies.filter((r) => r.status !== "ok"));
+      // A host's snapshot follows its reply through the outbox: give the stragglers a moment.
+      const answered = replies.filter((r) => r.status === "ok").map((r) => r.host);
+      for (let t = 0; t < Math.min(waitMs, 300) && answered.some((h) => !latest.has(h)); t += 20) await new Promise((r) => setTimeout(r, 20));
     } finally {
       await stop();
     }
-    return latest;
+    return { snapshots: latest, refused };
   }
 
   private sweep(): void {
@@ -220,6 +249,20 @@ export class FleetClient {
 }
 
 /** Follows (epoch, seq) per host: reports gaps, and drops repeats (at-least-once delivery). */
+/** A command's wire body (DESIGN.md §4): `domain`/`network` args become the target. */
+function envelope(commandId: string, host: string, op: string, args: Record<string, unknown>, o: CallOptions): Record<string, unknown> {
+  const target: Record<string, string> = { host };
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args)) {
+    if ((k === "domain" || k === "network") && typeof v === "string") target[k] = v;
+    else rest[k] = v;
+  }
+  const body: Record<string, unknown> = { v: WIRE_VERSION, command_id: commandId, op, target, args: rest, issued_at: new Date().toISOString() };
+  if (o.deadline) body["deadline"] = o.deadline;
+  if (o.idempotencyKey) body["idempotency_key"] = o.idempotencyKey;
+  return body;
+}
+
 export class SeqTracker {
   private readonly last = new Map<string, { epoch: string; seq: number }>();
 

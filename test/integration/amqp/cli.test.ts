@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildProgram } from "../../../agent/cli.js";
+import { CliError } from "../../../agent/cli/runtime.js";
 import { BROKER, CutProxy, cleanupTopology, removeDir, requireBroker, startAgent, uniquePrefix, waitUntil, type Agent } from "./env.js";
 
 describe("virtbus --bus: the CLI verbs over AMQP", () => {
@@ -48,6 +49,24 @@ describe("virtbus --bus: the CLI verbs over AMQP", () => {
     const rows = JSON.parse(out.join("\n")) as { host: string; name: string }[];
     expect(rows.filter((r) => r.host === "h1")).toHaveLength(2);
     expect(rows.filter((r) => r.host === "h2")).toHaveLength(2);
+  });
+
+  it("virtbus fleet list names a host that refuses host.resync and fails, still listing the others' guests", async () => {
+    prefix = uniquePrefix();
+    process.env["VIRTBUS_BUS_PREFIX"] = prefix;
+    agents.push(await startAgent({ prefix, hostId: "h1", demoDomains: 2 }));
+    // h2's policy gives the broker user no role: every command from it is forbidden there
+    agents.push(await startAgent({ prefix, hostId: "h2", demoDomains: 1, policy: { roles: {}, users: { local: ["admin"] } } }));
+    await waitUntil(() => agents.every((a) => a.exporter.health().connected), 5000, "both agents to connect");
+    const out: string[] = [];
+    const failed = await buildProgram((line) => out.push(line))
+      .parseAsync(["node", "virtbus", "--bus", BROKER, "--json", "fleet", "list", "--wait", "1500"])
+      .then(() => undefined, (e: unknown) => e as CliError);
+    expect(failed).toBeInstanceOf(CliError);
+    expect(failed?.code).toBe("forbidden");
+    expect(failed?.message).toMatch(/host h2 refused host.resync: user "guest" may not run host.resync/);
+    const rows = JSON.parse(out.join("\n")) as { host: string }[];
+    expect(rows.map((r) => r.host)).toEqual(["h1", "h1"]);
   });
 
   it("virtbus fleet events reports how many events a host's outbox dropped during a broker outage, once, before the next seq", async () => {

@@ -114,7 +114,7 @@ describe("AMQP events, snapshots and outages", () => {
     agent = await startAgent({ prefix, demoDomains: 3 });
     await waitUntil(() => agent!.exporter.health().connected, 5000, "the agent to connect");
     client = await FleetClient.connect({ url: BROKER, prefix });
-    const snaps = await client.collectSnapshots(2000, ["h1"]);
+    const { snapshots: snaps } = await client.collectSnapshots(2000, ["h1"]);
     const s = snaps.get("h1");
     expect(s).toBeDefined();
     const names = ((s!.payload as { domains: { name: string }[] }).domains ?? []).map((d) => d.name).sort();
