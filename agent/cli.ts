@@ -35,7 +35,12 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
     .exitOverride();
   const ctx: VerbContext = {
     runtime: () => makeRuntime(program.opts<GlobalOptions>()),
-    print: (result, human) => out(program.opts<GlobalOptions>().json ? JSON.stringify(result, null, 2) : human(result)),
+    print: (result, human) => {
+      if (program.opts<GlobalOptions>().json) return out(JSON.stringify(result, null, 2));
+      const text = human(result);
+      // A verb with nothing to say (send-key, as in virsh) prints nothing, not an empty line.
+      if (text !== "") out(text);
+    },
   };
   registerDomainVerbs(program, ctx);
   registerHostVerbs(program, ctx);

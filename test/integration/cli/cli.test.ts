@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildProgram } from "../../../agent/cli.js";
 import { ERROR_TABLE } from "../../../agent/model/errors.js";
 import { startAgentProcess, type AgentProcess } from "../../helpers/agent-process.js";
 
@@ -30,6 +31,12 @@ describe("virtbus CLI against a running agent (fake driver)", () => {
     expect(lines[0]).toMatch(/^\s*Id\s+Name\s+State$/);
     expect(lines).toContainEqual(expect.stringMatching(/^\s*1\s+demo-1\s+running$/));
     expect(lines).toContainEqual(expect.stringMatching(/^\s*-\s+demo-2\s+shut off$/));
+  });
+
+  it("send-key prints nothing on success, as virsh does (not an empty line)", async () => {
+    const out: string[] = [];
+    await buildProgram((line) => out.push(line)).parseAsync(["node", "virtbus", "--socket", agent.socket, "send-key", "demo-1", "KEY_LEFTSHIFT"]);
+    expect(out).toEqual([]);
   });
 
   it("--json prints machine-readable results", async () => {
