@@ -64,8 +64,16 @@ function simpleNetVerb(program: Command, ctx: VerbContext, verb: string, op: str
 function registerReadVerbs(program: Command, ctx: VerbContext): void {
   program
     .command("net-list")
-    .description("list networks")
-    .action(() => withRuntime(ctx, async (rt) => ctx.print((await rt.call("network.list", {})) as { networks: NetworkView[] }, (r) => formatNetList(r.networks))));
+    .description("list active networks, as virsh does (--all: also inactive ones)")
+    .option("--all", "active and inactive networks")
+    .option("--inactive", "inactive networks only")
+    .action((o: { all?: boolean; inactive?: boolean }) =>
+      withRuntime(ctx, async (rt) => {
+        const { networks } = (await rt.call("network.list", {})) as { networks: NetworkView[] };
+        const shown = o.all ? networks : networks.filter((n) => n.active !== (o.inactive === true));
+        ctx.print({ networks: shown }, (r) => formatNetList(r.networks));
+      }),
+    );
   program
     .command("net-info <network>")
     .description("show a network's state")

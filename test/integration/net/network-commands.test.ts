@@ -1,4 +1,10 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildProgram } from "../../../agent/cli.js";
+import { silentLogger } from "../../../agent/core/log.js";
+import { LocalSocketServer } from "../../../agent/exporters/local/socket-server.js";
 import { AgentError } from "../../../agent/model/errors.js";
 import { makeHarness, type Harness } from "../../helpers/harness.js";
 import { netFixture, ok, requireTools, type NetFixture } from "./netns.js";
@@ -53,5 +59,31 @@ describe("network.* commands through dispatch", () => {
     const err = await bare.dispatcher.dispatch("network.list", {}, caller).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AgentError);
     expect((err as AgentError).code).toBe("no_support");
+  });
+});
+
+describe("virtbus net-list over the control socket", () => {
+  it("lists active networks by default, as virsh does; --all adds inactive ones, --inactive shows only those", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vbt-netlist-"));
+    const server = new LocalSocketServer({ path: join(dir, "cli.sock"), dispatcher: h.dispatcher, bus: h.bus, log: silentLogger() });
+    await server.start();
+    const names = async (...args: string[]): Promise<string[]> => {
+      const out: string[] = [];
+      await buildProgram((line) => out.push(line)).parseAsync(["node", "virtbus", "--socket", join(dir, "cli.sock"), "--json", "net-list", ...args]);
+      return (JSON.parse(out.join("\n")) as { networks: { name: string }[] }).networks.map((n) => n.name).sort();
+    };
+    try {
+      await call("network.define", { xml: XML });
+      await call("network.start", { network: "cmdnet" });
+      await call("network.define", { xml: XML.replace("cmdnet", "idlenet").replace("vbr-cmd", "vbr-idle").replaceAll("10.80.0.", "10.81.0.") });
+      expect(await names()).toEqual(["cmdnet"]);
+      expect(await names("--all")).toEqual(["cmdnet", "idlenet"]);
+      expect(await names("--inactive")).toEqual(["idlenet"]);
+    } finally {
+      await call("network.stop", { network: "cmdnet" }).catch(() => undefined);
+      for (const n of ["cmdnet", "idlenet"]) await call("network.undefine", { network: n }).catch(() => undefined);
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
