@@ -232,11 +232,13 @@ async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[
     const fq = (await fch.assertQueue("", { exclusive: true })).queue;
     await fch.bindQueue(fq, `${prefix}.events`, `ev.${hostId}.#`);
     await fch.consume(fq, () => void events++, { noAck: true });
-    // Commands published before the agent has declared its queue are unroutable: ping until it answers.
-    for (let i = 0; ; i++) {
+    // Commands published before the agent has declared its queue are unroutable (the client
+    // fails them at once): ping until it answers, for at most 20 s.
+    for (const until = Date.now() + 20_000; ; ) {
       const r = await client.call(hostId, "host.ping", {}, { timeoutMs: 250 }).catch(() => undefined);
       if (r?.status === "ok") break;
-      if (i === 80) throw new Error(`the agent process does not answer on the bus:\n${agentProc.output()}`);
+      if (Date.now() > until) throw new Error(`the agent process does not answer on the bus:\n${agentProc.output()}`);
+      await new Promise((res) => setTimeout(res, 100));
     }
     await client.invoke(hostId, "domain.define", { xml: KEY_GUEST });
     await client.invoke(hostId, "domain.start", { domain: "k" });

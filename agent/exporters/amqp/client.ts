@@ -101,6 +101,7 @@ export class FleetClient {
     const client = new FleetClient(conn, ch, names, s.target.username ?? "guest", o.timeoutMs ?? 30_000);
     await client.openReplyQueue();
     conn.on("close", () => client.failAll(new AgentError("operation_failed", "broker connection closed", { component: "amqp" })));
+    ch.on("return", (m: ConsumeMessage) => client.onReturn(m));
     return client;
   }
 
@@ -166,10 +167,24 @@ export class FleetClient {
       type: "command",
       appId: "virtbus-client",
       persistent: true,
+      // Unroutable (no agent has that host id) comes back at once, instead of a silent drop
+      // that the caller would only learn of from its timeout.
+      mandatory: true,
     };
     if (user !== null) props.userId = user;
     if (ttl !== undefined) props.expiration = String(ttl);
     this.ch.publish(this.names.cmd, host === "*" ? this.names.allKey : `host.${host}`, Buffer.from(JSON.stringify(body)), props);
+  }
+
+  /** A command the broker could not route: no agent on the bus serves its host id. */
+  private onReturn(m: ConsumeMessage): void {
+    const id = typeof m.properties.messageId === "string" ? m.properties.messageId : "";
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    const key = m.fields.routingKey;
+    const who = key === this.names.allKey ? "no agent is on the bus" : `no agent with host id "${key.replace(/^host\./, "")}" is on the bus`;
+    p.reject(new AgentError("operation_failed", `${p.what}: ${who} (the broker could not route the command to any queue)`, { component: "amqp" }));
   }
 
   private onReply(m: ConsumeMessage): void {

@@ -117,11 +117,31 @@ describe("AMQP commands against the machine's RabbitMQ", () => {
 
   it("a call nobody answers fails with operation_timeout after its own timeout, not before, and other calls still succeed", async () => {
     const { client } = await setup();
+    // A host whose agent is down: its queue is still bound, so the command waits there unread.
+    const conn = await connect(BROKER);
+    const ch = await conn.createChannel();
+    const ghost = (await ch.assertQueue("", { exclusive: true })).queue;
+    await ch.bindQueue(ghost, client.names.cmd, "host.ghost");
+    try {
+      const t0 = performance.now();
+      const lost = client.call("ghost", "host.ping", {}, { timeoutMs: 250 });
+      expect((await client.call("h1", "host.ping")).status).toBe("ok"); // answered while the other waits
+      await expect(lost).rejects.toMatchObject({ code: "operation_timeout", message: "no reply to host.ping from ghost within 250 ms" });
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it("a call to a host no agent serves fails at once, naming the host, instead of waiting out its timeout", async () => {
+    const { client } = await setup();
     const t0 = performance.now();
-    const lost = client.call("no-such-host", "host.ping", {}, { timeoutMs: 250 });
-    expect((await client.call("h1", "host.ping")).status).toBe("ok"); // answered while the other waits
-    await expect(lost).rejects.toMatchObject({ code: "operation_timeout", message: "no reply to host.ping from no-such-host within 250 ms" });
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+    await expect(client.call("no-such-host", "host.ping", {}, { timeoutMs: 10_000 })).rejects.toMatchObject({
+      code: "operation_failed",
+      message: expect.stringContaining('no agent with host id "no-such-host" is on the bus'),
+    });
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect((await client.call("h1", "host.ping")).status).toBe("ok");
   });
 
   /**
