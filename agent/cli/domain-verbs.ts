@@ -59,8 +59,8 @@ export function registerDomainVerbs(program: Command, ctx: VerbContext): void {
         const args: Record<string, unknown> = { domain };
         if (o.nvram) args["nvram"] = "remove";
         if (o.keepNvram) args["nvram"] = "keep";
-        const r = (await rt.call("domain.undefine", args)) as DomainSummary;
-        ctx.print(r, () => `Domain '${r.name ?? domain}' has been undefined`);
+        // The reply is { uuid }: the name printed is the one the operator gave, as virsh does.
+        ctx.print(await rt.call("domain.undefine", args), () => `Domain '${domain}' has been undefined`);
       }),
     );
   program

@@ -263,7 +263,6 @@ export class FleetClient {
   }
 }
 
-/** Follows (epoch, seq) per host: reports gaps, and drops repeats (at-least-once delivery). */
 /** A command's wire body (DESIGN.md §4): `domain`/`network` args become the target. */
 function envelope(commandId: string, host: string, op: string, args: Record<string, unknown>, o: CallOptions): Record<string, unknown> {
   const target: Record<string, string> = { host };
@@ -278,6 +277,7 @@ function envelope(commandId: string, host: string, op: string, args: Record<stri
   return body;
 }
 
+/** Follows (epoch, seq) per host: reports gaps, and drops repeats (at-least-once delivery). */
 export class SeqTracker {
   private readonly last = new Map<string, { epoch: string; seq: number }>();
 

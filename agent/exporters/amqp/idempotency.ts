@@ -10,8 +10,9 @@
  * `done` records are buffered and written with the next `begin` (which is written at once)
  * or within DONE_FLUSH_MS: commands issued back to back then cost the journal one write(2)
  * each, not two. They are serialised once the command's reply has gone, so neither that
- * reply nor the next command's `begin` waits for it. An agent that dies in between loses only those outcomes: their commands
- * are answered "outcome unknown" if delivered again, never run twice (see the crash rule).
+ * reply nor the next command's `begin` waits for it. An agent that dies in between loses
+ * only those outcomes: their commands are answered "outcome unknown" if delivered again,
+ * never run twice (see the crash rule).
  *
  * Boots: the journal carries a marker line per host boot ({"boot": id, "after": previous}),
  * written and fsync'ed at open. `hostRestarted` is true for the whole of a boot whose journal
