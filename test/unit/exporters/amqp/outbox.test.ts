@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Outbox, type NewRecord } from "../../../../agent/exporters/amqp/outbox.js";
-import { DONE_FLUSH_MS, IdempotencyStore } from "../../../../agent/exporters/amqp/idempotency.js";
+import { COMPACT_CHUNK, DONE_FLUSH_MS, IdempotencyStore } from "../../../../agent/exporters/amqp/idempotency.js";
 import { parseCommand, commandArgs, brokerDeadline } from "../../../../agent/exporters/amqp/codec.js";
 import { AgentError } from "../../../../agent/model/errors.js";
 import { loadConnectionSettings } from "../../../../agent/exporters/amqp/connection.js";
@@ -204,6 +204,51 @@ describe("the idempotency journal", () => {
     await durable;
     expect(settled.d).toBe(true);
     s.close();
+  });
+
+  it("compacts a chunk per event-loop turn, keeping what is journaled meanwhile, and renames only a complete file", async () => {
+    const dir = tmp();
+    const max = 3 * COMPACT_CHUNK;
+    const s = IdempotencyStore.open(dir, max, { bootId: "b1" });
+    for (let i = 0; i <= 2 * max; i++) s.begin(`k${i}`, "volatile"); // the last one starts a compaction
+    // The call that started it has returned and the journal is still the long one: nothing
+    // was rewritten in that call (a 100,000-entry compaction stalled the agent for 0.8 s).
+    expect(journalRecords(dir)).toHaveLength(2 * max + 1);
+    expect(readdirSync(dir)).toContain("idempotency.jsonl.tmp");
+    await new Promise((r) => setImmediate(r)); // one chunk written, the rest to come
+    const oldest = `k${max + 1}`; // its line went out in the first chunk, still in progress
+    s.finish(oldest, { status: "ok", result: { n: 1 } }); // changed meanwhile
+    s.begin("new", "durable");
+    await s.compacted();
+    const records = journalRecords(dir);
+    expect(records.length).toBeLessThan(max + 10);
+    expect(readdirSync(dir)).not.toContain("idempotency.jsonl.tmp");
+    s.begin("after", "volatile"); // appended to the new journal
+    s.close();
+    const again = IdempotencyStore.open(dir, max, { bootId: "b1" });
+    expect(again.size).toBe(max);
+    expect(again.get(oldest)).toMatchObject({ state: "done", reply: { result: { n: 1 } } });
+    expect(again.get(`k${max + 2}`)).toBeUndefined(); // evicted for "new" and "after", as in the live map
+    expect(again.get(`k${max + 3}`)).toBeUndefined();
+    expect(again.get(`k${max + 4}`)?.state).toBe("in_progress");
+    expect(again.get("new")?.state).toBe("in_progress");
+    expect(again.get("after")?.state).toBe("in_progress");
+    expect(again.get(`k${2 * max}`)?.state).toBe("in_progress");
+    again.close();
+  });
+
+  it("a compaction cut short by close() leaves the journal complete and no half-written file", () => {
+    const dir = tmp();
+    const s = IdempotencyStore.open(dir, 100, { bootId: "b1" });
+    for (let i = 0; i <= 200; i++) s.finish(`k${i}`, { status: "ok" });
+    s.begin("k201", "volatile"); // starts the compaction
+    s.close();
+    expect(readdirSync(dir)).toEqual(["idempotency.jsonl"]);
+    const again = IdempotencyStore.open(dir, 100, { bootId: "b1" });
+    expect(again.get("k201")?.state).toBe("in_progress");
+    expect(again.get("k200")?.state).toBe("done");
+    expect(again.size).toBe(100);
+    again.close();
   });
 
   it("stays bounded, forgetting the least recently used, also after compaction", () => {
