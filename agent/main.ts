@@ -62,6 +62,7 @@ async function buildDriver(cfg: ResolvedConfig, store: StateStore, bus: EventBus
     runDir: cfg.run_dir,
     qemuBinary: h.qemu_binary,
     qmpTimeoutMs: h.qmp_timeout_ms,
+    ...(h.qemu_user === undefined ? {} : { qemuUser: h.qemu_user }),
     openTaps: net.openTaps,
   });
 }

@@ -27,6 +27,10 @@ export interface AgentConfig {
      */
     qemu_binary: string;
     /**
+     * Unprivileged user every QEMU runs as (through util-linux setpriv, with its groups, no capabilities, no_new_privs), as libvirt runs QEMU as libvirt-qemu. It needs read access to the files domains name (write for read-write disks) and the group of /dev/kvm for KVM guests; the agent hands in what it manages itself as fds. Absent: QEMU runs as the agent's own user (root), confined only by its seccomp sandbox.
+     */
+    qemu_user?: string;
+    /**
      * Per-command QMP timeout.
      */
     qmp_timeout_ms: number;

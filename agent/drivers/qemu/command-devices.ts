@@ -232,6 +232,11 @@ export function virtioConsoleArgs(def: DomainDef): string[] {
   return ["-chardev", chardev, "-device", opts("virtconsole", { bus: "virtio-serial0.0", nr: 0, chardev: "charconsole0", id: "console0" })];
 }
 
+/** Where a channel without a path of its own gets its socket (in the domain's private directory). @throws invalid_arg for a bad name */
+export function channelSocketPath(privateDir: string, targetName: string): string {
+  return `${privateDir}/channel.${idValue(targetName, "channel target name")}.sock`;
+}
+
 export function channelArgs(def: DomainDef, st: BuildState): string[] {
   const used = new Set(def.devices.channels.flatMap((ch) => (ch.address !== undefined ? [ch.address.port] : [])));
   return def.devices.channels.flatMap((ch, i) => {
@@ -242,7 +247,9 @@ export function channelArgs(def: DomainDef, st: BuildState): string[] {
     const port = opts("virtserialport", { bus: "virtio-serial0.0", nr, chardev: `charchannel${i}`, id: `channel${i}`, name });
     // The spice server carries the agent channel; "vdagent" is its name for it.
     if (ch.type === "spicevmc") return ["-chardev", `spicevmc,id=charchannel${i},name=vdagent`, "-device", port];
-    const path = ch.path ?? `${st.ctx.runDir}/channel.${name}.sock`;
+    const fd = st.ctx.channelFds?.[i];
+    if (fd !== undefined) return ["-chardev", opts("socket", { id: `charchannel${i}`, fd, server: "on", wait: "off" }), "-device", port];
+    const path = ch.path ?? channelSocketPath(st.ctx.runDir, name);
     if (Buffer.byteLength(path) > SUN_PATH_MAX) {
       throw new AgentError("invalid_arg", `channel socket path is longer than ${SUN_PATH_MAX} bytes: ${path}`, { component: "qemu" });
     }

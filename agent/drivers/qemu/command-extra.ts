@@ -25,8 +25,17 @@ export function machineProps(def: DomainDef): Record<string, string | undefined>
   return { vmport: def.features.vmport, hpet: hpet === undefined ? undefined : onOff(hpet), ...pflash, smm: smm === undefined ? undefined : onOff(smm) };
 }
 
+/** The `-add-fd` set the variable store's fd is in. */
+const NVRAM_FDSET = 1;
+
+/**
+ * A pflash unit's storage and raw format nodes. From a path, the storage node opens
+ * read-only until the device wants to write (auto-read-only); from an fd set it must be
+ * read-write from the start, since the set holds only the read-write fd.
+ */
 function pflashNodes(n: 0 | 1, path: string, readOnly: boolean): string[] {
-  const storage = opts("driver=file", { filename: optPath(path, `pflash${n} path`), "node-name": `pflash${n}-storage`, "auto-read-only": "on" });
+  const mode = path.startsWith("/dev/fdset/") ? { "read-only": onOff(readOnly) } : { "auto-read-only": "on" };
+  const storage = opts("driver=file", { filename: optPath(path, `pflash${n} path`), "node-name": `pflash${n}-storage`, ...mode });
   const format = opts("driver=raw", { file: `pflash${n}-storage`, "node-name": `pflash${n}-format`, "read-only": onOff(readOnly) });
   return ["-blockdev", storage, "-blockdev", format];
 }
@@ -34,7 +43,9 @@ function pflashNodes(n: 0 | 1, path: string, readOnly: boolean): string[] {
 /**
  * UEFI: the loader as read-only pflash0 and the guest's variable store as pflash1, wired
  * with `-machine pflash0=,pflash1=` (machineProps). Secure boot locks the flash to SMM.
- * The nvram file must exist: the driver creates it from its template at start (firmware.ts).
+ * The nvram file must exist: the driver creates it from its template at start (firmware.ts)
+ * and hands it in opened (ctx.nvramFd) as fd set 1: the store lives in the agent's state
+ * directory, where an unprivileged QEMU cannot look.
  */
 export function firmwareArgs(def: DomainDef, st: BuildState): string[] {
   const { loader, nvram } = def.os;
@@ -42,7 +53,9 @@ export function firmwareArgs(def: DomainDef, st: BuildState): string[] {
   if (nvram === undefined) unsupported("a UEFI loader needs an <nvram> path");
   if (loader.secure === true && (st.family !== "q35" || def.features.smm !== true)) unsupported("secure boot needs a q35 machine and <smm state='on'/>");
   const secure = loader.secure === true ? ["-global", "driver=cfi.pflash01,property=secure,value=on"] : [];
-  return [...pflashNodes(0, loader.path, true), ...pflashNodes(1, nvram.path, false), ...secure];
+  const fd = st.ctx.nvramFd;
+  const store = fd === undefined ? pflashNodes(1, nvram.path, false) : ["-add-fd", `fd=${fd},set=${NVRAM_FDSET},opaque=nvram`, ...pflashNodes(1, `/dev/fdset/${NVRAM_FDSET}`, false)];
+  return [...pflashNodes(0, loader.path, true), ...store, ...secure];
 }
 
 /** `<feature>` and `migratable` as -cpu properties appended to the model name. */

@@ -51,6 +51,10 @@ export interface LaunchContext {
   graphicsSecretFd?: number;
   /** Ports the driver picked for autoport spice graphics, keyed by index in def.devices.graphics. */
   graphicsPorts?: Record<number, number>;
+  /** fd number inside the child of the UEFI variable store, opened read-write; absent: QEMU opens the path. */
+  nvramFd?: number;
+  /** fd numbers inside the child of listening channel sockets, keyed by index in def.devices.channels; absent: QEMU creates the socket. */
+  channelFds?: Record<number, number>;
 }
 
 export interface QemuCommand {

@@ -23,6 +23,7 @@ import { isActive } from "../../model/state.js";
 import type { AttachOptions, AttachResult, DefineResult, DriverInfo, HypervisorDriver, QKey, ShutdownOptions, UndefineOptions } from "../hypervisor.js";
 import { probeForeignQemu } from "./attach.js";
 import { probeQemu } from "./caps.js";
+import { resolveQemuUser } from "./credentials.js";
 import { prepareDefinition } from "./define.js";
 import { GuestSupervisor } from "./supervisor.js";
 import { DefinitionStore } from "./persist.js";
@@ -42,6 +43,8 @@ export interface QemuDriverOptions {
   openTaps?: TapOpener;
   /** Where QEMU firmware descriptors are read for `<os firmware='efi'>` (default FIRMWARE_DIRS). */
   firmwareDirs?: readonly string[];
+  /** Unprivileged user every QEMU started from now on runs as (config hypervisor.qemu_user); absent: the agent's own. */
+  qemuUser?: string;
 }
 
 export class QemuDriver implements HypervisorDriver {
@@ -52,13 +55,14 @@ export class QemuDriver implements HypervisorDriver {
 
   constructor(private readonly opts: QemuDriverOptions) {
     this.defs = new DefinitionStore(opts.stateDir, opts.log);
-    this.sup = new GuestSupervisor({ ...opts, defs: this.defs });
+    this.sup = new GuestSupervisor({ ...opts, defs: this.defs, nvramDir: join(opts.stateDir, "nvram") });
   }
 
   async open(): Promise<void> {
     await this.defs.ensureDirs();
     await mkdir(statusDir(this.opts.runDir), { recursive: true, mode: 0o700 });
     const caps = await probeQemu(this.opts.qemuBinary);
+    await this.setQemuUser();
     const v = caps.version;
     this.info.hypervisorVersion = `QEMU emulator version ${v.major}.${v.minor}.${v.micro}`;
     this.info.domainTypes = caps.kvm ? ["qemu", "kvm"] : ["qemu"];
@@ -68,6 +72,18 @@ export class QemuDriver implements HypervisorDriver {
       if (!view.autostart || isActive(view.state)) continue;
       await this.startDomain(view.uuid).catch((err: unknown) => this.opts.log.error({ err, domain: view.uuid }, "autostart failed"));
     }
+  }
+
+  /** Resolves hypervisor.qemu_user; says so when there is none (QEMU then runs as the agent's user). */
+  private async setQemuUser(): Promise<void> {
+    const user = this.opts.qemuUser;
+    if (user === undefined) {
+      if (process.getuid?.() === 0) this.opts.log.warn("QEMU runs as root: set hypervisor.qemu_user to an unprivileged user (a guest that takes over its QEMU then gets only that user's rights)");
+      return;
+    }
+    const cred = await resolveQemuUser(user);
+    this.sup.credentials = cred;
+    this.opts.log.info({ user, uid: cred.uid, gid: cred.gid }, "QEMU runs as an unprivileged user");
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,7 @@
  * ensureNvram().
  */
 import { constants as fsc } from "node:fs";
-import { chmod, copyFile, mkdir, readdir, readFile, stat } from "node:fs/promises";
+import { chmod, chown, copyFile, mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { DomainDef } from "../../model/domain-def.js";
 import { AgentError } from "../../model/errors.js";
@@ -124,10 +124,11 @@ export function resolveFirmware(def: DomainDef, descs: readonly FirmwareDescript
 
 /**
  * Creates a guest's missing variable store from its template (mode 0600), as libvirt does
- * at start. An existing store is never touched: it holds the guest's boot entries.
+ * at start, owned by `owner` when given (an unprivileged QEMU opening it by path). An
+ * existing store is never touched: it holds the guest's boot entries.
  * @throws AgentError invalid_arg when the store is missing and there is no template to copy.
  */
-export async function ensureNvram(def: DomainDef): Promise<void> {
+export async function ensureNvram(def: DomainDef, owner?: { uid: number; gid: number }): Promise<void> {
   const nvram = def.os.nvram;
   if (def.os.loader === undefined || nvram === undefined) return;
   if (await stat(nvram.path).then(() => true, () => false)) return;
@@ -138,6 +139,7 @@ export async function ensureNvram(def: DomainDef): Promise<void> {
     await mkdir(dirname(nvram.path), { recursive: true, mode: 0o700 });
     await copyFile(nvram.template, nvram.path, fsc.COPYFILE_EXCL);
     await chmod(nvram.path, 0o600);
+    if (owner) await chown(nvram.path, owner.uid, owner.gid);
   } catch (e) {
     throw new AgentError("invalid_arg", `cannot create UEFI variable store ${nvram.path} from ${nvram.template}: ${(e as Error).message}`, { component: "qemu", cause: e });
   }

@@ -10,6 +10,7 @@ import { createServer, type Server } from "node:net";
 import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import { AgentError } from "../../model/errors.js";
+import { confinedCommand, type QemuCredentials } from "./credentials.js";
 import { QmpClient } from "./qmp.js";
 
 /** fd number of the QMP listening socket inside QEMU; extra fds follow from 4. */
@@ -39,6 +40,8 @@ export interface LaunchOptions {
   /** fds handed to QEMU as 4, 5, … (taps, secrets). The caller keeps ownership. */
   extraFds?: number[];
   qmpTimeoutMs: number;
+  /** Run QEMU as this unprivileged user (credentials.ts); absent: as the agent's own user. */
+  credentials?: QemuCredentials;
   log?: Logger;
 }
 
@@ -48,13 +51,14 @@ export interface LaunchOptions {
  * @throws AgentError operation_failed with the tail of QEMU's stderr, or operation_timeout.
  */
 export async function launchQemu(o: LaunchOptions): Promise<QemuProcess> {
-  const server = await listenMonitor(o.monitorPath);
-  const logFd = openLog(o.logPath, o.binary, o.argv);
+  const server = await listenUnix(o.monitorPath);
+  const cmd = o.credentials ? confinedCommand(o.credentials, o.binary, o.argv) : { binary: o.binary, argv: o.argv };
+  const logFd = openLog(o.logPath, cmd.binary, cmd.argv);
   let pid: number | undefined;
   try {
-    const cp = spawn(o.binary, o.argv, {
+    const cp = spawn(cmd.binary, cmd.argv, {
       detached: true,
-      stdio: ["ignore", logFd, logFd, monitorFdOf(server), ...(o.extraFds ?? [])],
+      stdio: ["ignore", logFd, logFd, listeningFd(server), ...(o.extraFds ?? [])],
       env: { LC_ALL: "C", PATH: process.env.PATH ?? "/usr/bin:/bin" },
     });
     const spawned = new Promise<void>((resolve, reject) => {
@@ -157,7 +161,7 @@ async function waitGone(pid: number, startTime: number): Promise<void> {
  * socket nobody listens on, and libuv's unlink-on-close hits the (gone) temp name, not
  * the path QEMU now serves.
  */
-async function listenMonitor(path: string): Promise<Server> {
+export async function listenUnix(path: string): Promise<Server> {
   const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.tmp.qmp`);
   await rm(path, { force: true });
   const server = createServer();
@@ -173,15 +177,15 @@ async function listenMonitor(path: string): Promise<Server> {
  * Drops the agent's copy of the listening socket. It must go before we connect: while
  * Node still listens, it would accept our own connection instead of QEMU.
  */
-function closeServer(server: Server): void {
+export function closeServer(server: Server): void {
   if (server.listening) server.close();
 }
 
 /** The listening fd, to hand to QEMU as `-chardev socket,fd=3,server=on`. */
-function monitorFdOf(server: Server): number {
+export function listeningFd(server: Server): number {
   // Node has no public accessor for a server's fd; the pipe handle carries it on Unix.
   const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (typeof fd !== "number" || fd < 0) throw new AgentError("internal", "cannot get the QMP listening fd", { component: "qemu" });
+  if (typeof fd !== "number" || fd < 0) throw new AgentError("internal", "cannot get a listening socket's fd", { component: "qemu" });
   return fd;
 }
 

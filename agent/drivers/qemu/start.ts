@@ -3,16 +3,18 @@
  * balloon polling, `cont`, status file. All-or-nothing: on any failure the process is
  * killed and its socket, status file and private directory are removed.
  */
-import { closeSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, constants as fsc, openSync, writeFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import type { Logger } from "pino";
 import type { DomainDef } from "../../model/domain-def.js";
 import { AgentError, toAgentError } from "../../model/errors.js";
+import { channelSocketPath } from "./command-devices.js";
 import { buildCommand, type LaunchContext, type QemuCaps } from "./command.js";
+import { permissionHint, type QemuCredentials } from "./credentials.js";
 import { ensureNvram } from "./firmware.js";
 import { liveGraphics, pickGraphicsPorts } from "./graphics.js";
-import { killQuietly, launchQemu, MONITOR_FD, type QemuProcess } from "./process.js";
+import { closeServer, killQuietly, launchQemu, listeningFd, listenUnix, MONITOR_FD, type QemuProcess } from "./process.js";
 import type { QmpClient } from "./qmp.js";
 import { monitorPath, removeStatus, STATUS_VERSION, statusDir, writeStatus, type GuestStatus } from "./status.js";
 
@@ -38,6 +40,10 @@ export interface StartParams {
   openTaps?: TapOpener;
   /** Called as soon as QMP answers, before `cont`: lets the caller subscribe to events early. */
   onLaunched?: (proc: QemuProcess) => void;
+  /** Run QEMU as this unprivileged user (hypervisor.qemu_user). */
+  credentials?: QemuCredentials;
+  /** The agent's own directory of UEFI variable stores: those are handed to QEMU opened. */
+  nvramDir?: string;
   log: Logger;
 }
 
@@ -53,12 +59,16 @@ export function privateDir(runDir: string, uuid: string): string {
 export async function spawnGuest(p: StartParams): Promise<{ proc: QemuProcess; status: GuestStatus }> {
   const dir = privateDir(p.runDir, p.def.uuid);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await ensureNvram(p.def); // before the fds: nothing to close if it fails
+  // Before the fds: nothing to close if it fails. A store outside the agent's nvram directory
+  // is opened by QEMU itself, so a copy made for an unprivileged QEMU is made its own.
+  const nvramPath = p.def.os.nvram?.path;
+  const byPath = nvramPath !== undefined && !(p.nvramDir !== undefined && isInside(p.nvramDir, nvramPath));
+  await ensureNvram(p.def, byPath ? p.credentials : undefined);
   const fds = await prepareFds(p, dir);
   let proc: QemuProcess | undefined;
   try {
     const cmd = buildCommand(p.def, p.caps, fds.ctx);
-    proc = await launchQemu({ binary: cmd.binary, argv: cmd.argv, monitorPath: monitorPath(p.runDir, p.def.uuid), logPath: p.logPath, extraFds: fds.extra, qmpTimeoutMs: p.qmpTimeoutMs, log: p.log });
+    proc = await launchQemu({ binary: cmd.binary, argv: cmd.argv, monitorPath: monitorPath(p.runDir, p.def.uuid), logPath: p.logPath, extraFds: fds.extra, qmpTimeoutMs: p.qmpTimeoutMs, credentials: p.credentials, log: p.log });
     fds.close();
     p.onLaunched?.(proc);
     const status = await bringUp({ ...p, def: await liveGraphics(p.def, proc.qmp, fds.ctx.graphicsPorts ?? {}) }, proc, fds.tapNames);
@@ -66,7 +76,7 @@ export async function spawnGuest(p: StartParams): Promise<{ proc: QemuProcess; s
   } catch (err) {
     fds.close();
     await cleanupFailedStart(p, proc);
-    throw toStartError(err, p.def.name);
+    throw toStartError(err, p.def.name, p.credentials);
   }
 }
 
@@ -102,39 +112,65 @@ interface PreparedFds {
   close(): void;
 }
 
-/** Child fd layout: 3 monitor, then taps, then the graphics secret. */
+/**
+ * Child fd layout: 3 monitor, then taps, the graphics secret, the UEFI variable store (when
+ * it is in the agent's nvram directory) and the listening sockets of channels without a
+ * path of their own. What the agent manages goes in as fds, so an unprivileged QEMU never
+ * needs the agent's directories; paths the domain XML names are opened by QEMU itself, with
+ * its own rights. On failure everything opened so far is closed again.
+ */
 async function prepareFds(p: StartParams, dir: string): Promise<PreparedFds> {
   const graphicsPorts = await pickGraphicsPorts(p.def);
   const extra: number[] = [];
-  const tapFds: Record<number, number> = {};
-  let taps: OpenedTaps | undefined;
-  if (p.def.devices.interfaces.length > 0) {
-    if (!p.openTaps) throw new AgentError("no_support", `domain "${p.def.name}" has network interfaces but no network driver is configured`, { component: "qemu" });
-    taps = await p.openTaps(p.def);
-    for (const [idx, fd] of Object.entries(taps.fds)) {
-      tapFds[Number(idx)] = MONITOR_FD + 1 + extra.length;
-      extra.push(fd);
-    }
-  }
-  const ctx: LaunchContext = { monitorFd: MONITOR_FD, runDir: dir, tapFds, graphicsPorts };
-  let secretFd: number | undefined;
-  const passwd = p.def.devices.graphics.find((g) => g.passwd !== undefined)?.passwd;
-  if (passwd !== undefined) {
-    // The password reaches QEMU through an inherited fd of an unlinked 0600 file: never argv.
-    const path = join(dir, "graphics.secret");
-    writeFileSync(path, passwd, { mode: 0o600 });
-    secretFd = openSync(path, "r");
-    await rm(path, { force: true });
-    ctx.graphicsSecretFd = MONITOR_FD + 1 + extra.length;
-    extra.push(secretFd);
-  }
-  const close = () => {
-    taps?.close();
-    if (secretFd !== undefined) closeSync(secretFd);
-    taps = undefined;
-    secretFd = undefined;
+  const closers: (() => void)[] = [];
+  const close = (): void => {
+    for (const c of closers.splice(0)) c();
   };
-  return { ctx, extra, tapNames: taps?.names ?? [], close };
+  /** Hands `fd` to QEMU; returns its number inside the child. */
+  const pass = (fd: number): number => MONITOR_FD + extra.push(fd);
+  const ctx: LaunchContext = { monitorFd: MONITOR_FD, runDir: dir, tapFds: {}, graphicsPorts };
+  let tapNames: string[] = [];
+  try {
+    if (p.def.devices.interfaces.length > 0) {
+      if (!p.openTaps) throw new AgentError("no_support", `domain "${p.def.name}" has network interfaces but no network driver is configured`, { component: "qemu" });
+      const taps = await p.openTaps(p.def);
+      closers.push(() => taps.close());
+      tapNames = taps.names;
+      for (const [idx, fd] of Object.entries(taps.fds)) ctx.tapFds[Number(idx)] = pass(fd);
+    }
+    const passwd = p.def.devices.graphics.find((g) => g.passwd !== undefined)?.passwd;
+    if (passwd !== undefined) {
+      // The password reaches QEMU through an inherited fd of an unlinked 0600 file: never argv.
+      const path = join(dir, "graphics.secret");
+      writeFileSync(path, passwd, { mode: 0o600 });
+      const fd = openSync(path, "r");
+      closers.push(() => closeSync(fd));
+      await rm(path, { force: true });
+      ctx.graphicsSecretFd = pass(fd);
+    }
+    const nvram = p.def.os.loader === undefined ? undefined : p.def.os.nvram?.path;
+    if (nvram !== undefined && p.nvramDir !== undefined && isInside(p.nvramDir, nvram)) {
+      const fd = openSync(nvram, fsc.O_RDWR | fsc.O_NOFOLLOW);
+      closers.push(() => closeSync(fd));
+      ctx.nvramFd = pass(fd);
+    }
+    for (const [i, ch] of p.def.devices.channels.entries()) {
+      if (ch.type !== "unix" || ch.path !== undefined) continue;
+      const server = await listenUnix(channelSocketPath(dir, ch.targetName));
+      closers.push(() => closeServer(server));
+      (ctx.channelFds ??= {})[i] = pass(listeningFd(server));
+    }
+  } catch (err) {
+    close();
+    throw err;
+  }
+  return { ctx, extra, tapNames, close };
+}
+
+/** True when `path` is inside directory `dir` (both resolved, no `..` escapes). */
+function isInside(dir: string, path: string): boolean {
+  const rel = relative(resolve(dir), resolve(path));
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
 }
 
 async function readVcpuThreads(qmp: QmpClient): Promise<number[]> {
@@ -171,9 +207,10 @@ async function cleanupFailedStart(p: StartParams, proc: QemuProcess | undefined)
   await rm(privateDir(p.runDir, p.def.uuid), { recursive: true, force: true });
 }
 
-function toStartError(err: unknown, name: string): AgentError {
+function toStartError(err: unknown, name: string, cred: QemuCredentials | undefined): AgentError {
   const e = toAgentError(err, "qemu");
   if (e.code === "no_support" || e.code === "config_unsupported" || e.code === "invalid_arg") return e;
   const code = e.code === "operation_timeout" ? "operation_timeout" : "operation_failed";
-  return new AgentError(code, `cannot start domain "${name}": ${e.message}`, { component: "qemu", cause: e });
+  const hint = permissionHint(cred, e.message);
+  return new AgentError(code, `cannot start domain "${name}": ${e.message}${hint ? ` (${hint})` : ""}`, { component: "qemu", cause: e });
 }

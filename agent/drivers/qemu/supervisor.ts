@@ -16,6 +16,7 @@ import { mapQmpEvent, newRuntime, type Runtime, type Transition } from "./lifecy
 import type { DefinitionStore } from "./persist.js";
 import { terminateQemu, type QemuProcess } from "./process.js";
 import type { QmpEvent } from "./qmp.js";
+import type { QemuCredentials } from "./credentials.js";
 import { findBalloonPath, privateDir, spawnGuest, type TapOpener } from "./start.js";
 import { monitorPath, removeStatus, writeStatus, type GuestStatus } from "./status.js";
 
@@ -27,12 +28,16 @@ export interface SupervisorOptions {
   qemuBinary: string;
   qmpTimeoutMs: number;
   defs: DefinitionStore;
+  /** The agent's directory of UEFI variable stores (handed to QEMU as fds). */
+  nvramDir: string;
 }
 
 export class GuestSupervisor {
   private readonly runtimes = new Map<string, Runtime>();
   private readonly starting = new Set<string>();
   private nextId = 1;
+  /** The unprivileged user new guests' QEMU runs as (hypervisor.qemu_user), set at driver open. */
+  credentials: QemuCredentials | undefined;
 
   constructor(readonly o: SupervisorOptions) {}
 
@@ -90,7 +95,7 @@ export class GuestSupervisor {
       // `cont`) are kept and replayed; the idempotent mapping drops the RESUME of our cont.
       const early = { rt: undefined as Runtime | undefined, events: [] as QmpEvent[] };
       const onLaunched = (p: QemuProcess) => p.qmp.onEvent((e) => (early.rt ? this.onQmpEvent(early.rt, e) : early.events.push(e)));
-      const params = { def: v.def, caps, runDir: this.o.runDir, logPath: this.o.defs.logPath(v.name), qmpTimeoutMs: this.o.qmpTimeoutMs, log: this.o.log.child({ domain: uuid }) };
+      const params = { def: v.def, caps, runDir: this.o.runDir, logPath: this.o.defs.logPath(v.name), qmpTimeoutMs: this.o.qmpTimeoutMs, credentials: this.credentials, nvramDir: this.o.nvramDir, log: this.o.log.child({ domain: uuid }) };
       const { proc, status } = await spawnGuest({ ...params, paused, id, persistent: v.persistent, openTaps, onLaunched });
       const rt = (early.rt = newRuntime(uuid, proc, status));
       this.runtimes.set(uuid, rt);

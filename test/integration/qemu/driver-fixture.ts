@@ -3,7 +3,7 @@ import { EventBus } from "../../../agent/core/bus.js";
 import type { DomainLifecycle } from "../../../agent/core/events.js";
 import { silentLogger } from "../../../agent/core/log.js";
 import { StateStore } from "../../../agent/core/state-store.js";
-import { QemuDriver } from "../../../agent/drivers/qemu/driver.js";
+import { QemuDriver, type QemuDriverOptions } from "../../../agent/drivers/qemu/driver.js";
 import { QEMU_BINARY, type TempDirs } from "./helpers.js";
 
 export interface DriverFixture {
@@ -16,12 +16,12 @@ export interface DriverFixture {
   eventsOf(uuid: string): string[];
 }
 
-export function makeDriver(dirs: TempDirs): DriverFixture {
+export function makeDriver(dirs: TempDirs, extra: Pick<QemuDriverOptions, "qemuUser"> = {}): DriverFixture {
   const store = new StateStore();
   const bus = new EventBus();
   const events: DomainLifecycle[] = [];
   bus.on("test", "domain.lifecycle", (ev) => events.push(ev.payload));
-  const driver = new QemuDriver({ store, bus, log: silentLogger(), stateDir: dirs.stateDir, runDir: dirs.runDir, qemuBinary: QEMU_BINARY, qmpTimeoutMs: 5000 });
+  const driver = new QemuDriver({ store, bus, log: silentLogger(), stateDir: dirs.stateDir, runDir: dirs.runDir, qemuBinary: QEMU_BINARY, qmpTimeoutMs: 5000, ...extra });
   const eventsOf = (uuid: string) => events.filter((e) => e.uuid === uuid).map((e) => `${e.event}/${e.detail}`);
   return { driver, store, bus, events, eventsOf };
 }

@@ -3,6 +3,7 @@
  * agent child process (agent-child.ts) imports outside vitest.
  */
 import { afterAll, afterEach, beforeAll } from "vitest";
+import type { QemuDriverOptions } from "../../../agent/drivers/qemu/driver.js";
 import { makeDriver, type DriverFixture } from "./driver-fixture.js";
 import { makeTempDirs, PidTracker, requireQemu, type TempDirs } from "./helpers.js";
 
@@ -17,12 +18,12 @@ export interface OpenDriver {
  * QEMU, an opened driver on fresh temp dirs before all tests, leftover QEMUs killed after
  * each test, the driver closed and the dirs removed after all. Fields are set in beforeAll.
  */
-export function useOpenDriver(prefix: string): OpenDriver {
+export function useOpenDriver(prefix: string, opts: Pick<QemuDriverOptions, "qemuUser"> = {}): OpenDriver {
   const t = { pids: new PidTracker() } as OpenDriver;
   beforeAll(async () => {
     requireQemu();
     t.dirs = makeTempDirs(prefix);
-    t.fx = makeDriver(t.dirs);
+    t.fx = makeDriver(t.dirs, opts);
     await t.fx.driver.open();
   });
   afterEach(() => t.pids.killAll());

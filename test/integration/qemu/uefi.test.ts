@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { useOpenDriver } from "./open-driver.js";
@@ -25,7 +25,10 @@ describe("UEFI guests defined as libvirt 9 writes them: <os firmware='efi'> with
     expect(statSync(nvram).mode & 0o777).toBe(0o600);
     const argv = readFileSync(`/proc/${run.pid!}/cmdline`, "utf8").split("\0");
     expect(argv.some((a) => a.includes("/usr/share/OVMF/OVMF_CODE_4M.ms.fd"))).toBe(true);
-    expect(argv.some((a) => a.includes(nvram))).toBe(true);
+    // The store is in the agent's state directory: QEMU gets it opened read-write as fd set 1.
+    expect(argv.some((a) => a.includes(nvram))).toBe(false);
+    expect(argv).toContain("driver=file,filename=/dev/fdset/1,node-name=pflash1-storage,read-only=off");
+    expect(openReadWrite(run.pid!)).toContain(nvram);
     await t.fx.driver.destroyDomain(view.uuid);
     // the store is the guest's: a second start uses the same file, not a fresh copy
     const ino = statSync(nvram).ino;
@@ -66,3 +69,12 @@ describe("UEFI guests defined as libvirt 9 writes them: <os firmware='efi'> with
     expect(existsSync(elsewhere)).toBe(true);
   });
 });
+
+/** Files a process holds open read-write (O_RDWR), from /proc/PID/fd and fdinfo. */
+function openReadWrite(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+    const flags = /^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"))?.[1];
+    const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    return flags !== undefined && (Number.parseInt(flags, 8) & 3) === 2 ? [target] : [];
+  });
+}
