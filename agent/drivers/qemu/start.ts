@@ -3,7 +3,7 @@
  * balloon polling, `cont`, status file. All-or-nothing: on any failure the process is
  * killed and its socket, status file and private directory are removed.
  */
-import { closeSync, constants as fsc, openSync, writeFileSync } from "node:fs";
+import { closeSync, fchownSync, constants as fsc, openSync, writeFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type { Logger } from "pino";
@@ -141,10 +141,12 @@ async function prepareFds(p: StartParams, dir: string): Promise<PreparedFds> {
     const passwd = p.def.devices.graphics.find((g) => g.passwd !== undefined)?.passwd;
     if (passwd !== undefined) {
       // The password reaches QEMU through an inherited fd of an unlinked 0600 file: never argv.
+      // QEMU reopens it as /dev/fd/N, which checks the file's owner: an unprivileged QEMU's own.
       const path = join(dir, "graphics.secret");
       writeFileSync(path, passwd, { mode: 0o600 });
       const fd = openSync(path, "r");
       closers.push(() => closeSync(fd));
+      if (p.credentials) fchownSync(fd, p.credentials.uid, p.credentials.gid);
       await rm(path, { force: true });
       ctx.graphicsSecretFd = pass(fd);
     }

@@ -28,7 +28,7 @@ describe("QEMU as an unprivileged user (hypervisor.qemu_user, real QEMU)", () =>
   chmodSync(images, 0o755);
   afterAll(() => rmSync(images, { recursive: true, force: true }));
 
-  it("runs as the user with its own groups, no capabilities and no_new_privs; nvram and channel sockets are handed in", async () => {
+  it("runs as the user with its own groups, no capabilities and no_new_privs; nvram, channel sockets and the VNC password are handed in", async () => {
     const disk = join(images, "disk.img");
     writeFileSync(disk, Buffer.alloc(1 << 20));
     chownSync(disk, NOBODY, NOBODY);
@@ -37,6 +37,7 @@ describe("QEMU as an unprivileged user (hypervisor.qemu_user, real QEMU)", () =>
       <devices>
         <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>
         <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+        <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1' passwd='s3cret'/>
       </devices></domain>`;
     const { view } = await t.fx.driver.defineDomain(xml);
     const run = await t.fx.driver.startDomain(view.uuid);
