@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { registerAttachVerbs } from "./cli/attach-verbs.js";
 import { BusRuntime, registerFleetVerbs } from "./cli/bus-verbs.js";
 import { registerCapsVerbs } from "./cli/caps-verbs.js";
+import { registerDeviceVerbs } from "./cli/device-verbs.js";
 import { registerDomainVerbs, type VerbContext } from "./cli/domain-verbs.js";
 import { registerHostVerbs } from "./cli/host-verbs.js";
 import { registerKeyVerbs } from "./cli/key-verbs.js";
@@ -43,6 +44,7 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
     },
   };
   registerDomainVerbs(program, ctx);
+  registerDeviceVerbs(program, ctx);
   registerHostVerbs(program, ctx);
   registerKeyVerbs(program, ctx);
   registerNetVerbs(program, ctx);

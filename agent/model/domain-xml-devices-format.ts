@@ -45,7 +45,8 @@ function formatInterface(n: InterfaceDef): string[] {
   return el("interface", [["type", n.type]], [
     ...(n.mac !== undefined ? el("mac", [["address", n.mac]]) : []),
     ...(n.source !== undefined ? el("source", [[n.type, n.source]]) : []),
-    ...(n.target !== undefined ? el("target", [["dev", n.target.dev], ["managed", n.target.managed ? "yes" : "no"]]) : []),
+    // managed='yes' is the default: libvirt writes only managed='no'
+    ...(n.target !== undefined ? el("target", [["dev", n.target.dev], ["managed", n.target.managed ? undefined : "no"]]) : []),
     ...el("model", [["type", n.model]]),
     ...(n.driverName !== undefined ? el("driver", [["name", n.driverName]]) : []),
     ...formatBoot(n.bootOrder),

@@ -71,7 +71,8 @@ export async function spawnGuest(p: StartParams): Promise<{ proc: QemuProcess; s
     proc = await launchQemu({ binary: cmd.binary, argv: cmd.argv, monitorPath: monitorPath(p.runDir, p.def.uuid), logPath: p.logPath, extraFds: fds.extra, qmpTimeoutMs: p.qmpTimeoutMs, credentials: p.credentials, log: p.log });
     fds.close();
     p.onLaunched?.(proc);
-    const status = await bringUp({ ...p, def: await liveGraphics(p.def, proc.qmp, fds.ctx.graphicsPorts ?? {}) }, proc, fds.tapNames);
+    const live = withTaps(await liveGraphics(p.def, proc.qmp, fds.ctx.graphicsPorts ?? {}), fds.tapNames);
+    const status = await bringUp({ ...p, def: live }, proc, fds.tapNames);
     return { proc, status };
   } catch (err) {
     fds.close();
@@ -167,6 +168,16 @@ async function prepareFds(p: StartParams, dir: string): Promise<PreparedFds> {
     throw err;
   }
   return { ctx, extra, tapNames, close };
+}
+
+/** The live definition names each interface's tap, as libvirt's live XML does (`<target dev='vnet0'/>`). */
+function withTaps(def: DomainDef, taps: readonly string[]): DomainDef {
+  if (taps.length === 0) return def;
+  const interfaces = def.devices.interfaces.map((n, i) => {
+    const dev = taps[i];
+    return dev === undefined ? n : { ...n, target: { dev, managed: n.target?.managed ?? true } };
+  });
+  return { ...def, devices: { ...def.devices, interfaces } };
 }
 
 /** True when `path` is inside directory `dir` (both resolved, no `..` escapes). */

@@ -78,6 +78,32 @@ describe("virtbus CLI against a running agent (fake driver)", () => {
     expect((await agent.cli(["dominfo", "cli-guest"])).exitCode).toBe(ERROR_TABLE["domain.not_found"].exit);
   });
 
+  it("domiflist, domblklist and vncdisplay list a guest's devices as virsh does", async () => {
+    const file = join(agent.dir, "devices.xml");
+    writeFileSync(
+      file,
+      GUEST_XML.replace("cli-guest", "dev-guest").replace(
+        "</os>",
+        `</os><devices>
+          <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/srv/dev-guest.img'/><target dev='vda' bus='virtio'/></disk>
+          <interface type='bridge'><mac address='52:54:00:12:34:56'/><source bridge='br0'/><model type='virtio'/></interface>
+          <graphics type='vnc' port='5907' autoport='no' listen='127.0.0.1'/></devices>`,
+      ),
+    );
+    expect((await agent.cli(["define", file])).exitCode).toBe(0);
+    const rows = (r: { stdout: string }) => r.stdout.split("\n").slice(2).map((l) => l.trim().split(/\s+/));
+    expect(rows(await agent.cli(["domiflist", "dev-guest"]))).toEqual([["-", "bridge", "br0", "virtio", "52:54:00:12:34:56"]]);
+    expect(rows(await agent.cli(["domblklist", "dev-guest"]))).toEqual([["vda", "/srv/dev-guest.img"]]);
+    const off = await agent.cli(["vncdisplay", "dev-guest"]);
+    expect(off.exitCode).toBe(ERROR_TABLE.operation_invalid.exit);
+    expect(off.stderr).toMatch(/"dev-guest" is not running/);
+    expect((await agent.cli(["start", "dev-guest"])).exitCode).toBe(0);
+    expect((await agent.cli(["vncdisplay", "dev-guest"])).stdout).toBe("127.0.0.1:7");
+    expect(JSON.parse((await agent.cli(["--json", "domblklist", "dev-guest"])).stdout)).toEqual([{ type: "file", device: "disk", target: "vda", source: "/srv/dev-guest.img" }]);
+    await agent.cli(["destroy", "dev-guest"]);
+    await agent.cli(["undefine", "dev-guest"]);
+  });
+
   it("define of malformed XML fails with xml_error and defines nothing", async () => {
     const r = await agent.cli(["define", "-"], { input: "<domain><name>x</name" });
     expect(r.exitCode).toBe(ERROR_TABLE.xml_error.exit);

@@ -114,10 +114,14 @@ describe("two TCG guests on a nat network with IPv4 DHCP and an IPv6 ULA prefix"
     expect(leases.map((l) => `${l.mac} ${l.ipAddress}`).sort()).toEqual(["52:54:00:00:16:0a 192.168.160.10", "52:54:00:00:16:0b 192.168.160.11"]);
   });
 
-  it("the guests' taps are on the bridge while they run and gone once they are destroyed", async () => {
+  it("the guests' taps are on the bridge while they run, named in their live XML as libvirt does, and gone once they are destroyed", async () => {
     const ports = run(f.ns, "ip", "-o", "link", "show", "master", "vbr-guest");
     const taps = [...ports.matchAll(/^\d+: (vnet\d+)/gm)].map((m) => m[1] ?? "");
     expect(taps).toHaveLength(2);
+    const named = uuids.map((u) => qemu.getDomainDef(u).devices.interfaces[0]?.target?.dev);
+    expect([...named].sort()).toEqual([...taps].sort());
+    expect(await qemu.getDomainXml(uuids[0]!)).toContain(`<target dev='${named[0]!}'/>`);
+    expect(qemu.getDomainDef(uuids[0]!, { inactive: true }).devices.interfaces[0]?.target).toBeUndefined(); // the definition keeps none
     for (const u of uuids) await qemu.destroyDomain(u);
     await new Promise((r) => setTimeout(r, 300));
     for (const t of taps) expect(ok(f.ns, "ip", "link", "show", t)).toBe(false);
