@@ -105,7 +105,7 @@ interface WireLease {
 }
 
 /** virsh domifaddr (source lease): each interface on a virtbus network with its DHCP leases. */
-async function interfaceAddresses(rt: CliRuntime, def: DomainDef): Promise<AddrRow[]> {
+export async function interfaceAddresses(rt: CliRuntime, def: DomainDef): Promise<AddrRow[]> {
   const rows: AddrRow[] = [];
   const nets = new Map<string, { leases: WireLease[]; addresses: string[] }>();
   for (const n of def.devices.interfaces) {

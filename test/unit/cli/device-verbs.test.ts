@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { diskRows, formatBlkList, formatIfList, interfaceRows, prefixOf, vncDisplay } from "../../../agent/cli/device-verbs.js";
+import { diskRows, formatAddrs, formatBlkList, formatIfList, interfaceAddresses, interfaceRows, prefixOf, vncDisplay } from "../../../agent/cli/device-verbs.js";
 import * as domainXml from "../../../agent/model/domain-xml.js";
 
 const LIVE = `<domain type='qemu' id='3'>
@@ -47,5 +47,30 @@ describe("virsh's device listings in the CLI", () => {
     expect(prefixOf("192.168.123.52", ["192.168.122.1/24"])).toBeUndefined();
     expect(prefixOf("10.200.1.1", ["10.0.0.1/8"])).toBe(8);
     expect(prefixOf("fd00::5", ["192.168.122.1/24"])).toBeUndefined();
+  });
+});
+
+describe("domifaddr", () => {
+  it("lists each network interface's leases by MAC with the subnet's prefix, asking each network once", async () => {
+    const asked: string[] = [];
+    const rt = {
+      call: async (op: string, args: Record<string, unknown>): Promise<unknown> => {
+        asked.push(`${op} ${String(args["network"])}`);
+        if (op === "network.dhcp_leases") {
+          return { leases: [
+            { type: "ipv4", ip_address: "192.168.122.52", mac: "52:54:00:AA:BB:CC" },
+            { type: "ipv4", ip_address: "192.168.122.60", mac: "52:54:00:00:00:01" },
+            { type: "ipv6", ip_address: "fd00::52", iaid: "1" },
+          ] };
+        }
+        return { addresses: ["192.168.122.1/24"] };
+      },
+      close: async () => undefined,
+    };
+    const def = domainXml.parse(LIVE.replace("</devices>", "<interface type='network'><mac address='52:54:00:aa:bb:ce'/><source network='default'/><model type='virtio'/></interface></devices>"));
+    const rows = await interfaceAddresses(rt as never, def);
+    expect(rows).toEqual([{ name: "vnet7", mac: "52:54:00:aa:bb:cc", protocol: "ipv4", address: "192.168.122.52/24" }]);
+    expect(asked).toEqual(["network.dhcp_leases default", "network.info default"]);
+    expect(formatAddrs(rows).split("\n")[0]).toMatch(/^ Name\s+MAC address\s+Protocol\s+Address$/);
   });
 });
