@@ -175,11 +175,17 @@ async function brokerQuiet(): Promise<void> {
   }
 }
 
+interface Server {
+  pid: number;
+  /** Stops it (SIGTERM) and resolves with everything it printed. */
+  stop: () => Promise<string>;
+}
+
 /** A child process that prints READY when it serves; resolves with its pid and a stop(). */
-async function startServer(args: string[]): Promise<{ pid: number; stop: () => Promise<void> }> {
+async function startServer(args: string[]): Promise<Server> {
   const cp = spawn(process.execPath, ["--import", "tsx", ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
   await new Promise<void>((resolve, reject) => {
-    let out = "";
     cp.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
       if (out.includes("READY")) resolve();
@@ -192,6 +198,7 @@ async function startServer(args: string[]): Promise<{ pid: number; stop: () => P
       const exited = new Promise((r) => cp.once("exit", r));
       cp.kill("SIGTERM");
       await exited;
+      return out;
     },
   };
 }
@@ -202,8 +209,8 @@ async function startServer(args: string[]): Promise<{ pid: number; stop: () => P
  * inside the agent): the compiled agent with its default config (QEMU driver, info-level
  * log to a file, journal, audit events) and test/bench/bus-raw-server.ts, a bare
  * quorum-queue RPC server relaying each command as one raw QMP `send-key` to a QEMU of its
- * own launched with the agent's argv. Both clients live in this process, and so does a
- * follower that counts the agent's events.
+ * own launched with the agent's argv. Both clients live in this process; the agent's
+ * events are counted by test/bench/event-follower.ts, in a process of its own.
  *
  * A third path splits the difference: the same raw server speaking the bus contract
  * (bus-raw-server.ts `contract`), called through FleetClient with the agent's own messages.
@@ -217,21 +224,18 @@ async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[
     undefined,
     { compiled: true, logFile: true },
   );
-  let rawServer: { pid: number; stop: () => Promise<void> } | undefined;
-  let contractServer: { pid: number; stop: () => Promise<void> } | undefined;
+  let rawServer: Server | undefined;
+  let contractServer: Server | undefined;
   let client: FleetClient | undefined;
   let raw: RawRpc | undefined;
-  const follower = await connect(BROKER);
+  let follower: Server | undefined;
   try {
     client = await FleetClient.connect({ url: BROKER, prefix, timeoutMs: 60_000 });
     // Someone follows the host's events, as in production: with no queue bound, every audit
     // event (published mandatory, DESIGN.md §4) came back to the agent as a basic.return. The
-    // follower only counts them: a controller's parsing is not the agent's cost.
-    let events = 0;
-    const fch = await follower.createChannel();
-    const fq = (await fch.assertQueue("", { exclusive: true })).queue;
-    await fch.bindQueue(fq, `${prefix}.events`, `ev.${hostId}.#`);
-    await fch.consume(fq, () => void events++, { noAck: true });
+    // follower only counts them, in a process of its own (an event service): in this one, its
+    // deliveries landed in the measuring client's event loop on the agent's path only.
+    follower = await startServer(["test/bench/event-follower.ts", prefix, hostId]);
     // Commands published before the agent has declared its queue are unroutable (the client
     // fails them at once): ping until it answers, for at most 20 s.
     for (const until = Date.now() + 20_000; ; ) {
@@ -254,6 +258,8 @@ async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[
     const pids = { agent: agentProc.proc.pid!, raw: rawServer.pid };
     const cpu0 = { agent: cpuMs(pids.agent), raw: cpuMs(pids.raw) };
     const s = await inBlocks({ raw: () => raw!.call(), rawContract: () => sendKey(RAW_HOST), agent: () => sendKey(hostId) }, n);
+    const events = Number(/EVENTS (\d+)/.exec(await follower.stop())?.[1] ?? 0);
+    follower = undefined;
     if (events < n) throw new Error(`the event follower got ${events} events for ${n}+ commands`);
     // every call of a path, warm-ups included, is served by that path's process
     const served = (Math.ceil(n / (BLOCK - SKIP)) + 1) * BLOCK;
@@ -262,7 +268,7 @@ async function sendKeyOverBus(n: number, prefix: string): Promise<{ raw: number[
   } finally {
     // The agent leaves its guests running when it stops, as it should: stop this one first.
     await client?.call(hostId, "domain.destroy", { domain: "k" }, { timeoutMs: 10_000 }).catch(() => undefined);
-    await follower.close().catch(() => undefined);
+    await follower?.stop();
     await raw?.close();
     await rawServer?.stop();
     await contractServer?.stop();
