@@ -8,6 +8,7 @@ import { registerAttachVerbs } from "./cli/attach-verbs.js";
 import { BusRuntime, registerFleetVerbs } from "./cli/bus-verbs.js";
 import { registerCapsVerbs } from "./cli/caps-verbs.js";
 import { registerDeviceVerbs } from "./cli/device-verbs.js";
+import { registerStatsVerbs } from "./cli/stats-verbs.js";
 import { registerDomainVerbs, type VerbContext } from "./cli/domain-verbs.js";
 import { registerHostVerbs } from "./cli/host-verbs.js";
 import { registerKeyVerbs } from "./cli/key-verbs.js";
@@ -45,6 +46,7 @@ export function buildProgram(out: (s: string) => void = (s) => process.stdout.wr
   };
   registerDomainVerbs(program, ctx);
   registerDeviceVerbs(program, ctx);
+  registerStatsVerbs(program, ctx);
   registerHostVerbs(program, ctx);
   registerKeyVerbs(program, ctx);
   registerNetVerbs(program, ctx);

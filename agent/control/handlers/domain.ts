@@ -3,7 +3,10 @@ import { Type } from "@sinclair/typebox";
 import { AgentError } from "../../model/errors.js";
 import { isActive } from "../../model/state.js";
 import { defineCommand, type CommandContext } from "../types.js";
-import { toInfo, toSummary } from "../views.js";
+import { toInfo, toStatsWire, toSummary } from "../views.js";
+
+/** How long domain.stats waits for a guest before answering with its last values. */
+const STATS_DEADLINE_MS = 2000;
 
 /** Name or UUID of a domain, as virsh accepts it. */
 export const DomainRef = Type.String({ minLength: 1, maxLength: 256 });
@@ -128,6 +131,28 @@ export const DOMAIN_COMMANDS = {
         }
       }
       return toInfo(view, cpuTimeNs);
+    },
+  }),
+  "domain.stats": defineCommand({
+    summary: "CPU, vCPU, memory, block and interface counters of a running domain (virsh domstats)",
+    args: ByDomain,
+    target: "domain",
+    mutates: false,
+    snmpWritable: false,
+    since: "0.1",
+    handler: async (ctx) => {
+      const uuid = uuidOf(ctx);
+      const view = ctx.services.store.getDomain(uuid);
+      if (!view) throw new AgentError("domain.not_found", `domain ${uuid} disappeared`, { component: "control" });
+      if (!isActive(view.state)) throw new AgentError("operation_invalid", `domain "${view.name}" is not running`, { component: "control" });
+      try {
+        return toStatsWire(view.name, await ctx.services.hypervisor.getDomainStats(uuid, Date.now() + STATS_DEADLINE_MS), false);
+      } catch (e) {
+        // A hung guest still answers from the last round the stats collector got from it.
+        const last = ctx.services.store.getStats(uuid);
+        if (!last) throw e;
+        return toStatsWire(view.name, last, true);
+      }
     },
   }),
   "domain.state": defineCommand({

@@ -102,7 +102,7 @@ async function gather(src: StatsSource, qmpTimeoutMs: number): Promise<DomainSta
     systemTimeNs: cpu.systemNs,
     vcpus,
     memory,
-    blocks: mapBlocks(q.blocks, src.def),
+    blocks: mapBlocks(q.blocks, q.images, src.def),
     interfaces,
     qmpLatencyMs: q.latencyMs,
   };
@@ -110,13 +110,16 @@ async function gather(src: StatsSource, qmpTimeoutMs: number): Promise<DomainSta
 
 interface QmpPart {
   blocks: QmpBlockStats[];
+  /** query-block: the images' sizes (query-blockstats has none). */
+  images: QmpBlockInfo[];
   balloonBytes: number | undefined;
   guest: Record<string, number>;
   latencyMs: number;
 }
 
 /**
- * Sends only what this guest needs: block stats when it has disks, guest memory stats when
+ * Sends only what this guest needs: block stats when it has disks (their images' sizes once
+ * a minute, imageSizes()), guest memory stats when
  * the balloon polls them, the balloon size once (then from BALLOON_CHANGE events). When
  * none of those applies, `query-status` is sent anyway: a round must reach QEMU, or a
  * frozen QEMU would look healthy from /proc alone.
@@ -125,15 +128,43 @@ async function queryQmp(src: StatsSource, timeoutMs: number): Promise<QmpPart> {
   const t0 = performance.now();
   const { qmp, def } = src;
   const sent: Promise<unknown>[] = [];
-  const blocksP = def.devices.disks.length > 0 ? qmp.execute<QmpBlockStats[]>("query-blockstats", undefined, timeoutMs) : undefined;
+  const disks = def.devices.disks.length > 0;
+  const blocksP = disks ? qmp.execute<QmpBlockStats[]>("query-blockstats", undefined, timeoutMs) : undefined;
   if (blocksP) sent.push(blocksP);
+  const sizes = disks ? imageSizes(qmp, timeoutMs) : undefined;
+  if (sizes?.queried) sent.push(sizes.value);
+  const imagesP = sizes?.value;
   const balloonP = hasBalloon(def) ? balloonBytes(qmp, timeoutMs) : undefined;
   if (balloonP?.queried) sent.push(balloonP.value);
   const guestP = src.balloonPath ? readGuestStats(qmp, src.balloonPath, timeoutMs) : undefined;
   if (guestP) sent.push(guestP);
   if (sent.length === 0) sent.push(qmp.execute("query-status", undefined, timeoutMs));
-  const [blocks, balloon, guest] = await Promise.all([blocksP ?? [], balloonP?.value, guestP ?? {}, ...sent]);
-  return { blocks, balloonBytes: balloon, guest, latencyMs: performance.now() - t0 };
+  const [blocks, images, balloon, guest] = await Promise.all([blocksP ?? [], imagesP ?? [], balloonP?.value, guestP ?? {}, ...sent]);
+  return { blocks, images, balloonBytes: balloon, guest, latencyMs: performance.now() - t0 };
+}
+
+/** Image sizes change rarely (a resize, the guest filling a sparse image): asked this often. */
+export const IMAGE_SIZES_MAX_AGE_MS = 60_000;
+
+/** query-block's answer per QMP connection, with when it was asked. */
+const imageCache = new WeakMap<QmpClient, { at: number; images: QmpBlockInfo[] }>();
+
+/**
+ * The images' capacity and allocation (query-block; query-blockstats has none), asked on a
+ * guest's first round and then at most every IMAGE_SIZES_MAX_AGE_MS, not on every scrape.
+ */
+function imageSizes(qmp: QmpClient, timeoutMs: number): { value: Promise<QmpBlockInfo[]>; queried: boolean } {
+  const known = imageCache.get(qmp);
+  if (known && performance.now() - known.at < IMAGE_SIZES_MAX_AGE_MS) return { value: Promise.resolve(known.images), queried: false };
+  const at = performance.now();
+  const value = qmp.execute<QmpBlockInfo[]>("query-block", undefined, timeoutMs).then(
+    (images) => {
+      imageCache.set(qmp, { at, images });
+      return images;
+    },
+    () => known?.images ?? [],
+  );
+  return { value, queried: true };
 }
 
 function hasBalloon(def: DomainDef): boolean {
@@ -253,6 +284,13 @@ async function readTap(tap: string, mac: string | undefined): Promise<InterfaceS
   return mac === undefined ? s : { ...s, mac };
 }
 
+/** The part of a query-block entry read here. */
+interface QmpBlockInfo {
+  device: string;
+  qdev?: string;
+  inserted?: { image?: { "virtual-size"?: number; "actual-size"?: number } };
+}
+
 interface QmpBlockStats {
   device: string;
   qdev?: string;
@@ -272,8 +310,9 @@ interface QmpBlockStats {
 }
 
 /** Names QMP's entries by the disk's target dev where the ids mention it. */
-function mapBlocks(raw: QmpBlockStats[], def: DomainDef): BlockStats[] {
+function mapBlocks(raw: QmpBlockStats[], images: QmpBlockInfo[], def: DomainDef): BlockStats[] {
   return raw.map((b) => {
+    const image = images.find((i) => (b.qdev ? i.qdev === b.qdev : i.device === b.device))?.inserted?.image;
     const ids = `${b.device} ${b.qdev ?? ""} ${b.node_name ?? ""}`;
     const disk = def.devices.disks.find((d) => new RegExp(`\\b${d.target.dev}\\b`).test(ids));
     const s = b.stats;
@@ -288,6 +327,9 @@ function mapBlocks(raw: QmpBlockStats[], def: DomainDef): BlockStats[] {
       wrTotalTimeNs: s.wr_total_time_ns,
       errors: (s.failed_rd_operations ?? 0) + (s.failed_wr_operations ?? 0) + (s.failed_flush_operations ?? 0),
     };
+    // libvirt's capacity (the guest's disk size) and allocation (what the image holds on the host)
+    if (image?.["virtual-size"] !== undefined) out.capacityBytes = image["virtual-size"];
+    if (image?.["actual-size"] !== undefined) out.allocationBytes = image["actual-size"];
     return disk?.source === undefined ? out : { ...out, path: disk.source };
   });
 }

@@ -104,6 +104,29 @@ describe("virtbus CLI against a running agent (fake driver)", () => {
     await agent.cli(["undefine", "dev-guest"]);
   });
 
+  it("domstats, dommemstat, domblkstat, domifstat, domid, domuuid and domname as virsh prints them", async () => {
+    const stats = (await agent.cli(["domstats", "demo-1"])).stdout.split("\n");
+    expect(stats[0]).toBe("Domain: 'demo-1'");
+    expect(stats).toEqual(expect.arrayContaining(["  state.state=1", "  vcpu.current=1", "  net.count=1", "  block.count=1", "  block.0.name=vda"]));
+    expect(stats.find((l) => l.startsWith("  cpu.time="))).toMatch(/^ {2}cpu\.time=\d+$/);
+    expect((await agent.cli(["dommemstat", "demo-1"])).stdout).toMatch(/^actual 131072\nrss \d+$/);
+    expect((await agent.cli(["domblkstat", "demo-1", "vda"])).stdout.split("\n").map((l) => l.replace(/\d+$/, "N"))).toEqual(
+      ["rd_req", "rd_bytes", "wr_req", "wr_bytes", "flush_operations", "rd_total_times", "wr_total_times", "errs"].map((k) => `vda ${k} N`),
+    );
+    expect((await agent.cli(["domifstat", "demo-1", "vnet0"])).stdout.split("\n")[0]).toMatch(/^vnet0 rx_bytes \d+$/);
+    const noDisk = await agent.cli(["domblkstat", "demo-1", "sdz"]);
+    expect(noDisk.exitCode).toBe(ERROR_TABLE.invalid_arg.exit);
+    const off = await agent.cli(["domstats", "demo-2"]);
+    expect(off.exitCode).toBe(ERROR_TABLE.operation_invalid.exit);
+    expect(off.stderr).toMatch(/"demo-2" is not running/);
+    const uuid = (await agent.cli(["domuuid", "demo-1"])).stdout;
+    expect(uuid).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await agent.cli(["domid", "demo-1"])).stdout).toBe("1");
+    expect((await agent.cli(["domid", "demo-2"])).stdout).toBe("-");
+    expect((await agent.cli(["domname", "1"])).stdout).toBe("demo-1");
+    expect((await agent.cli(["domname", uuid])).stdout).toBe("demo-1");
+  });
+
   it("define of malformed XML fails with xml_error and defines nothing", async () => {
     const r = await agent.cli(["define", "-"], { input: "<domain><name>x</name" });
     expect(r.exitCode).toBe(ERROR_TABLE.xml_error.exit);

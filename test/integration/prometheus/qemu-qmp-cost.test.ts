@@ -86,7 +86,7 @@ describe("QMP cost of stats collection with real QEMU guests", () => {
     return { ms: performance.now() - t0, s: parseExposition(text) };
   }
 
-  it("a guest without disks gets no query-blockstats and its balloon size is asked once, then kept from events", async () => {
+  it("a guest without disks gets no query-blockstats, its balloon size and a disk's image sizes are asked once, then kept", async () => {
     const from = qmpLog.sent.length;
     for (let i = 0; i < 3; i++) expect(await collector.collect()).toMatchObject({ guests: 2, ok: 2 });
     const balloon = qmpLog.since(from, uuids["cost-balloon"]!);
@@ -95,8 +95,10 @@ describe("QMP cost of stats collection with real QEMU guests", () => {
     // Something still reaches QEMU every round, or a frozen one would look healthy.
     expect(balloon).toHaveLength(3);
     expect(store.getStats(uuids["cost-balloon"]!)?.memory["actual_balloon"]).toBe(65536);
-    expect(qmpLog.since(from, uuids["cost-disk"]!)).toEqual(["query-blockstats", "query-blockstats", "query-blockstats"]);
-    expect(store.getStats(uuids["cost-disk"]!)?.blocks.map((b) => b.device)).toEqual(["vda"]);
+    // Block counters every round; the image's sizes (query-block) on its first round only.
+    expect(qmpLog.since(from, uuids["cost-disk"]!)).toEqual(["query-blockstats", "query-block", "query-blockstats", "query-blockstats"]);
+    // A sparse 1 MiB image: libvirt's capacity is its size, its allocation what it holds on the host.
+    expect(store.getStats(uuids["cost-disk"]!)?.blocks.map((b) => `${b.device} ${b.capacityBytes} ${b.allocationBytes}`)).toEqual([`vda ${1 << 20} 0`]);
   }, 30_000);
 
   it("with a frozen QEMU only the first scrape waits for the deadline and no new command is sent to it until it answers", async () => {
