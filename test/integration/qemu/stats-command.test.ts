@@ -22,7 +22,6 @@ describe("domain.stats on a real guest (virsh domstats and friends)", () => {
     pid = h.store.findDomain("stats")!.pid!;
   });
   afterAll(async () => {
-    if (pid) process.kill(pid, "SIGCONT");
     await h?.cleanup();
   });
 
