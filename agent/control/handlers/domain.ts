@@ -1,5 +1,6 @@
 /** Domain lifecycle commands (virsh's define/start/destroy/... family). */
 import { Type } from "@sinclair/typebox";
+import type { DomainStats, DomainView } from "../../core/state-store.js";
 import { AgentError } from "../../model/errors.js";
 import { isActive } from "../../model/state.js";
 import { defineCommand, type CommandContext } from "../types.js";
@@ -19,8 +20,30 @@ function uuidOf(ctx: CommandContext): string {
   return ctx.domainUuid;
 }
 
+/** The domain the dispatcher resolved. @throws AgentError domain.not_found when it went away meanwhile. */
+function viewOf(ctx: CommandContext): DomainView {
+  const uuid = uuidOf(ctx);
+  const view = ctx.services.store.getDomain(uuid);
+  if (!view) throw new AgentError("domain.not_found", `domain ${uuid} disappeared`, { component: "control" });
+  return view;
+}
+
+/**
+ * Stats collected now, or when the guest does not answer within `waitMs` the last ones the
+ * stats collector got (stale): a hung guest still answers. @throws when there are none.
+ */
+async function statsOrLast(ctx: CommandContext, uuid: string, waitMs: number): Promise<{ stats: DomainStats; stale: boolean }> {
+  try {
+    return { stats: await ctx.services.hypervisor.getDomainStats(uuid, Date.now() + waitMs), stale: false };
+  } catch (e) {
+    const last = ctx.services.store.getStats(uuid);
+    if (!last) throw e;
+    return { stats: last, stale: true };
+  }
+}
+
 /** A lifecycle verb that takes only the domain and returns its new summary. */
-function simpleVerb(summary: string, call: (ctx: CommandContext, uuid: string) => Promise<import("../../core/state-store.js").DomainView>, long = false) {
+function simpleVerb(summary: string, call: (ctx: CommandContext, uuid: string) => Promise<DomainView>, long = false) {
   return defineCommand({
     summary,
     args: ByDomain,
@@ -119,17 +142,8 @@ export const DOMAIN_COMMANDS = {
     snmpWritable: false,
     since: "0.1",
     handler: async (ctx) => {
-      const uuid = uuidOf(ctx);
-      const view = ctx.services.store.getDomain(uuid);
-      if (!view) throw new AgentError("domain.not_found", `domain ${uuid} disappeared`, { component: "control" });
-      let cpuTimeNs: number | undefined;
-      if (isActive(view.state)) {
-        try {
-          cpuTimeNs = (await ctx.services.hypervisor.getDomainStats(uuid, Date.now() + 1000)).cpuTimeNs;
-        } catch {
-          cpuTimeNs = ctx.services.store.getStats(uuid)?.cpuTimeNs; // a hung guest still answers from the last stats
-        }
-      }
+      const view = viewOf(ctx);
+      const cpuTimeNs = isActive(view.state) ? (await statsOrLast(ctx, view.uuid, 1000).catch(() => undefined))?.stats.cpuTimeNs : undefined;
       return toInfo(view, cpuTimeNs);
     },
   }),
@@ -141,18 +155,10 @@ export const DOMAIN_COMMANDS = {
     snmpWritable: false,
     since: "0.1",
     handler: async (ctx) => {
-      const uuid = uuidOf(ctx);
-      const view = ctx.services.store.getDomain(uuid);
-      if (!view) throw new AgentError("domain.not_found", `domain ${uuid} disappeared`, { component: "control" });
+      const view = viewOf(ctx);
       if (!isActive(view.state)) throw new AgentError("operation_invalid", `domain "${view.name}" is not running`, { component: "control" });
-      try {
-        return toStatsWire(view.name, await ctx.services.hypervisor.getDomainStats(uuid, Date.now() + STATS_DEADLINE_MS), false);
-      } catch (e) {
-        // A hung guest still answers from the last round the stats collector got from it.
-        const last = ctx.services.store.getStats(uuid);
-        if (!last) throw e;
-        return toStatsWire(view.name, last, true);
-      }
+      const { stats, stale } = await statsOrLast(ctx, view.uuid, STATS_DEADLINE_MS);
+      return toStatsWire(view.name, stats, stale);
     },
   }),
   "domain.state": defineCommand({
@@ -163,8 +169,7 @@ export const DOMAIN_COMMANDS = {
     snmpWritable: false,
     since: "0.1",
     handler: async (ctx) => {
-      const v = ctx.services.store.getDomain(uuidOf(ctx));
-      if (!v) throw new AgentError("domain.not_found", "domain disappeared", { component: "control" });
+      const v = viewOf(ctx);
       return { state: v.state, reason: v.reason };
     },
   }),
