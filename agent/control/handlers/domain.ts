@@ -42,6 +42,11 @@ async function statsOrLast(ctx: CommandContext, uuid: string, waitMs: number): P
   }
 }
 
+/** A read-only command that takes only the domain. */
+function domainQuery<R>(summary: string, handler: (ctx: CommandContext) => Promise<R>) {
+  return defineCommand({ summary, args: ByDomain, target: "domain", mutates: false, snmpWritable: false, since: "0.1", handler });
+}
+
 /** A lifecycle verb that takes only the domain and returns its new summary. */
 function simpleVerb(summary: string, call: (ctx: CommandContext, uuid: string) => Promise<DomainView>, long = false) {
   return defineCommand({
@@ -134,44 +139,20 @@ export const DOMAIN_COMMANDS = {
       return views.map(toSummary).sort((a, b) => (a.id ?? Infinity) - (b.id ?? Infinity) || a.name.localeCompare(b.name));
     },
   }),
-  "domain.info": defineCommand({
-    summary: "state, vCPUs, memory and CPU time of a domain (virsh dominfo)",
-    args: ByDomain,
-    target: "domain",
-    mutates: false,
-    snmpWritable: false,
-    since: "0.1",
-    handler: async (ctx) => {
-      const view = viewOf(ctx);
-      const cpuTimeNs = isActive(view.state) ? (await statsOrLast(ctx, view.uuid, 1000).catch(() => undefined))?.stats.cpuTimeNs : undefined;
-      return toInfo(view, cpuTimeNs);
-    },
+  "domain.info": domainQuery("state, vCPUs, memory and CPU time of a domain (virsh dominfo)", async (ctx) => {
+    const view = viewOf(ctx);
+    const cpuTimeNs = isActive(view.state) ? (await statsOrLast(ctx, view.uuid, 1000).catch(() => undefined))?.stats.cpuTimeNs : undefined;
+    return toInfo(view, cpuTimeNs);
   }),
-  "domain.stats": defineCommand({
-    summary: "CPU, vCPU, memory, block and interface counters of a running domain (virsh domstats)",
-    args: ByDomain,
-    target: "domain",
-    mutates: false,
-    snmpWritable: false,
-    since: "0.1",
-    handler: async (ctx) => {
-      const view = viewOf(ctx);
-      if (!isActive(view.state)) throw new AgentError("operation_invalid", `domain "${view.name}" is not running`, { component: "control" });
-      const { stats, stale } = await statsOrLast(ctx, view.uuid, STATS_DEADLINE_MS);
-      return toStatsWire(view.name, stats, stale);
-    },
+  "domain.stats": domainQuery("CPU, vCPU, memory, block and interface counters of a running domain (virsh domstats)", async (ctx) => {
+    const view = viewOf(ctx);
+    if (!isActive(view.state)) throw new AgentError("operation_invalid", `domain "${view.name}" is not running`, { component: "control" });
+    const { stats, stale } = await statsOrLast(ctx, view.uuid, STATS_DEADLINE_MS);
+    return toStatsWire(view.name, stats, stale);
   }),
-  "domain.state": defineCommand({
-    summary: "state and reason of a domain (virsh domstate --reason)",
-    args: ByDomain,
-    target: "domain",
-    mutates: false,
-    snmpWritable: false,
-    since: "0.1",
-    handler: async (ctx) => {
-      const v = viewOf(ctx);
-      return { state: v.state, reason: v.reason };
-    },
+  "domain.state": domainQuery("state and reason of a domain (virsh domstate --reason)", async (ctx) => {
+    const v = viewOf(ctx);
+    return { state: v.state, reason: v.reason };
   }),
   "domain.dumpxml": defineCommand({
     summary: "domain XML, live when running unless inactive",
