@@ -194,7 +194,14 @@ describe("domain.attach takes over QEMU processes the agent did not start", () =
     dir = mkdtempSync(join(tmpdir(), "vb-attach-"));
     const qmp = join(dir, "modern.qmp");
     const q = await startQemu(modernArgs(qmp), qmp);
+    // A client QEMU has taken on: it got the greeting. A connection still in the listen backlog
+    // would not hold the monitor yet, and with QEMU's backlog of 1 the agent's own connect could
+    // then be refused instead of waiting (seen once on a loaded machine).
     const holder = await connectUnix(qmp);
+    await new Promise<void>((resolve, reject) => {
+      holder.once("data", (d: Buffer) => (d.toString().includes('"QMP"') ? resolve() : reject(new Error(`not a QMP greeting: ${d.toString()}`))));
+      holder.once("error", reject);
+    });
     try {
       const h = await harness();
       const t0 = Date.now();
