@@ -131,8 +131,10 @@ export class EventMetrics {
 }
 
 /**
- * Gauges for the store's health registry (virtbus_amqp_connected, virtbus_amqp_outbox_depth,
- * ...). Created on first sight because components publish them at run time.
+ * Metrics for the store's health registry (virtbus_amqp_connected, virtbus_amqp_outbox_depth,
+ * ...), created on first sight because components publish them at run time. A name ending in
+ * `_total` is a running count and is exported as a counter, as Prometheus' naming rules (and
+ * promtool) want; every other one is a gauge.
  */
 export class HealthMetrics {
   private readonly known = new Set<string>();
@@ -150,15 +152,31 @@ export class HealthMetrics {
       this.known.add(name);
       const { component, name: key } = h;
       const store = this.store;
-      new Gauge({
-        name,
-        help: h.help ?? `Health value ${key} published by the ${component} component.`,
-        registers: [this.registry],
-        collect() {
-          const cur = store.listHealth().find((x) => x.component === component && x.name === key);
-          if (cur) this.set(cur.value);
-        },
-      });
+      const current = (): number | undefined => store.listHealth().find((x) => x.component === component && x.name === key)?.value;
+      const help = h.help ?? `Health value ${key} published by the ${component} component.`;
+      if (name.endsWith("_total")) {
+        new Counter({
+          name,
+          help,
+          registers: [this.registry],
+          collect() {
+            const v = current();
+            if (v === undefined || v < 0) return;
+            this.reset();
+            this.inc(v);
+          },
+        });
+      } else {
+        new Gauge({
+          name,
+          help,
+          registers: [this.registry],
+          collect() {
+            const v = current();
+            if (v !== undefined) this.set(v);
+          },
+        });
+      }
     }
   }
 }

@@ -3,8 +3,10 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StatsCollector } from "../../../agent/control/stats-collector.js";
 import { PrometheusExporter } from "../../../agent/exporters/prometheus/exporter.js";
+import { startAgentProcess } from "../../helpers/agent-process.js";
 import { makeHarness } from "../../helpers/harness.js";
-import { requireTool } from "./tools.js";
+import { BROKER, cleanupTopology, requireBroker, uniquePrefix } from "../amqp/env.js";
+import { freePort, requireTool } from "./tools.js";
 
 let collector: StatsCollector;
 let exporter: PrometheusExporter;
@@ -40,6 +42,29 @@ describe("promtool", () => {
     const res = await execa("promtool", ["check", "metrics"], { input: text, reject: false });
     expect(`${res.stdout}${res.stderr}`).toBe("");
     expect(res.exitCode).toBe(0);
+  });
+
+  it("promtool check metrics passes on the agent process's own scrape with the bus connected (its counters are counters)", async () => {
+    await requireBroker();
+    const port = await freePort();
+    const prefix = uniquePrefix();
+    const agent = await startAgentProcess({ host_id: "promtool1", hypervisor: { driver: "fake", fake_domains: 1 }, amqp: { enabled: true, url: BROKER, username: "guest", prefix }, prometheus: { enabled: true, listen: `127.0.0.1:${port}` } });
+    try {
+      let text = "";
+      const ready = (t: string): boolean => /^virtbus_amqp_connected 1$/m.test(t) && /^virtbus_amqp_events_confirmed_total [1-9]/m.test(t);
+      for (let i = 0; i < 300 && !ready(text); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      }
+      expect(text).toMatch(/^# TYPE virtbus_amqp_events_published_total counter$/m);
+      expect(text).toMatch(/^virtbus_amqp_connected 1$/m);
+      const res = await execa("promtool", ["check", "metrics"], { input: text, reject: false });
+      expect(`${res.stdout}${res.stderr}`).toBe("");
+      expect(res.exitCode).toBe(0);
+    } finally {
+      await agent.stop();
+      await cleanupTopology(prefix, ["promtool1"]);
+    }
   });
 
   it("promtool check metrics would flag a counter without _total, so the check has teeth", async () => {
