@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { mkdir, rm, stat } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Logger } from "pino";
 import type { EventBus } from "../../core/bus.js";
 import type { DomainStats, DomainView, StateStore } from "../../core/state-store.js";
@@ -25,6 +25,7 @@ import { probeForeignQemu } from "./attach.js";
 import { probeQemu } from "./caps.js";
 import { resolveQemuUser } from "./credentials.js";
 import { prepareDefinition } from "./define.js";
+import { isAgentStore } from "./firmware.js";
 import { GuestSupervisor } from "./supervisor.js";
 import { DefinitionStore } from "./persist.js";
 import { collectStats } from "./stats.js";
@@ -52,10 +53,13 @@ export class QemuDriver implements HypervisorDriver {
   private readonly defs: DefinitionStore;
   private readonly sup: GuestSupervisor;
   private readonly qcodes = new Map<string, Promise<ReadonlySet<string>>>();
+  /** Where the agent keeps the UEFI variable stores it creates (firmware.ts isAgentStore()). */
+  private readonly nvramDir: string;
 
   constructor(private readonly opts: QemuDriverOptions) {
     this.defs = new DefinitionStore(opts.stateDir, opts.log);
-    this.sup = new GuestSupervisor({ ...opts, defs: this.defs, nvramDir: join(opts.stateDir, "nvram") });
+    this.nvramDir = resolve(opts.stateDir, "nvram");
+    this.sup = new GuestSupervisor({ ...opts, defs: this.defs, nvramDir: this.nvramDir });
   }
 
   async open(): Promise<void> {
@@ -94,7 +98,7 @@ export class QemuDriver implements HypervisorDriver {
     const parsed = domainXml.parse(xml);
     const candidate: DomainDef = parsed.uuid ? parsed : { ...parsed, uuid: randomUUID() };
     this.checkDuplicates(candidate);
-    const def = await prepareDefinition(candidate, this.opts.qemuBinary, { nvramDir: join(this.opts.stateDir, "nvram"), ...(this.opts.firmwareDirs ? { dirs: this.opts.firmwareDirs } : {}) });
+    const def = await prepareDefinition(candidate, this.opts.qemuBinary, { nvramDir: this.nvramDir, ...(this.opts.firmwareDirs ? { dirs: this.opts.firmwareDirs } : {}) });
     const prev = this.opts.store.getDomain(def.uuid);
     await this.defs.save(def);
     const view = this.sup.setDefinition(def);
@@ -126,9 +130,8 @@ export class QemuDriver implements HypervisorDriver {
     if (choice === undefined) {
       throw new AgentError("operation_invalid", `domain "${v.name}" has a UEFI variable store (${path}): undefine it with nvram "remove" to delete the store too, or "keep" to leave it (virsh undefine --nvram / --keep-nvram)`, { component: "qemu" });
     }
-    const dir = resolve(this.opts.stateDir, "nvram");
-    if (dirname(resolve(path)) !== dir) {
-      throw new AgentError("operation_invalid", `domain "${v.name}": its variable store ${path} is not in ${dir}, where the agent keeps the stores it creates; undefine with nvram "keep" and remove the file yourself`, { component: "qemu" });
+    if (!isAgentStore(this.nvramDir, path)) {
+      throw new AgentError("operation_invalid", `domain "${v.name}": its variable store ${path} is not in ${this.nvramDir}, where the agent keeps the stores it creates; undefine with nvram "keep" and remove the file yourself`, { component: "qemu" });
     }
     return path;
   }

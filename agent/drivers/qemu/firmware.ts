@@ -11,7 +11,7 @@
  */
 import { constants as fsc } from "node:fs";
 import { chmod, chown, copyFile, mkdir, readdir, readFile, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { DomainDef } from "../../model/domain-def.js";
 import { AgentError } from "../../model/errors.js";
 import { globToRegExp } from "../../model/glob.js";
@@ -120,6 +120,15 @@ export function resolveFirmware(def: DomainDef, descs: readonly FirmwareDescript
     throw unsupported(`<loader>${loader.path}</loader> without <nvram>: no firmware descriptor names a variable store template for it; give <nvram template='...'>PATH</nvram>`);
   }
   return { ...def, features, os: { ...os, loader, nvram: template === undefined ? nvram : { ...nvram, template } } };
+}
+
+/**
+ * True for a variable store the agent keeps itself: a file directly in its nvram directory,
+ * where resolveFirmware() puts the stores it names. Those it hands to QEMU opened and may
+ * delete at undefine; any other path is the operator's.
+ */
+export function isAgentStore(nvramDir: string, path: string): boolean {
+  return dirname(resolve(path)) === resolve(nvramDir);
 }
 
 /**

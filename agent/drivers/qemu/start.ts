@@ -5,14 +5,14 @@
  */
 import { closeSync, fchownSync, constants as fsc, openSync, writeFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import type { DomainDef } from "../../model/domain-def.js";
 import { AgentError, toAgentError } from "../../model/errors.js";
 import { channelSocketPath } from "./command-devices.js";
 import { buildCommand, type LaunchContext, type QemuCaps } from "./command.js";
 import { permissionHint, type QemuCredentials } from "./credentials.js";
-import { ensureNvram } from "./firmware.js";
+import { ensureNvram, isAgentStore } from "./firmware.js";
 import { liveGraphics, pickGraphicsPorts } from "./graphics.js";
 import { closeServer, killQuietly, launchQemu, listeningFd, listenUnix, MONITOR_FD, type QemuProcess } from "./process.js";
 import type { QmpClient } from "./qmp.js";
@@ -61,10 +61,10 @@ export async function spawnGuest(p: StartParams): Promise<{ proc: QemuProcess; s
   await mkdir(dir, { recursive: true, mode: 0o700 });
   // Before the fds: nothing to close if it fails. A store outside the agent's nvram directory
   // is opened by QEMU itself, so a copy made for an unprivileged QEMU is made its own.
-  const nvramPath = p.def.os.nvram?.path;
-  const byPath = nvramPath !== undefined && !(p.nvramDir !== undefined && isInside(p.nvramDir, nvramPath));
-  await ensureNvram(p.def, byPath ? p.credentials : undefined);
-  const fds = await prepareFds(p, dir);
+  const nvram = p.def.os.loader === undefined ? undefined : p.def.os.nvram?.path;
+  const agentStore = nvram !== undefined && p.nvramDir !== undefined && isAgentStore(p.nvramDir, nvram) ? nvram : undefined;
+  await ensureNvram(p.def, nvram !== undefined && agentStore === undefined ? p.credentials : undefined);
+  const fds = await prepareFds(p, dir, agentStore);
   let proc: QemuProcess | undefined;
   try {
     const cmd = buildCommand(p.def, p.caps, fds.ctx);
@@ -120,7 +120,7 @@ interface PreparedFds {
  * needs the agent's directories; paths the domain XML names are opened by QEMU itself, with
  * its own rights. On failure everything opened so far is closed again.
  */
-async function prepareFds(p: StartParams, dir: string): Promise<PreparedFds> {
+async function prepareFds(p: StartParams, dir: string, agentStore: string | undefined): Promise<PreparedFds> {
   const graphicsPorts = await pickGraphicsPorts(p.def);
   const extra: number[] = [];
   const closers: (() => void)[] = [];
@@ -151,9 +151,8 @@ async function prepareFds(p: StartParams, dir: string): Promise<PreparedFds> {
       await rm(path, { force: true });
       ctx.graphicsSecretFd = pass(fd);
     }
-    const nvram = p.def.os.loader === undefined ? undefined : p.def.os.nvram?.path;
-    if (nvram !== undefined && p.nvramDir !== undefined && isInside(p.nvramDir, nvram)) {
-      const fd = openSync(nvram, fsc.O_RDWR | fsc.O_NOFOLLOW);
+    if (agentStore !== undefined) {
+      const fd = openSync(agentStore, fsc.O_RDWR | fsc.O_NOFOLLOW);
       closers.push(() => closeSync(fd));
       ctx.nvramFd = pass(fd);
     }
@@ -178,12 +177,6 @@ function withTaps(def: DomainDef, taps: readonly string[]): DomainDef {
     return dev === undefined ? n : { ...n, target: { dev, managed: n.target?.managed ?? true } };
   });
   return { ...def, devices: { ...def.devices, interfaces } };
-}
-
-/** True when `path` is inside directory `dir` (both resolved, no `..` escapes). */
-function isInside(dir: string, path: string): boolean {
-  const rel = relative(resolve(dir), resolve(path));
-  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
 }
 
 async function readVcpuThreads(qmp: QmpClient): Promise<number[]> {
