@@ -70,6 +70,8 @@ interface BootMarker {
 
 /** A compaction under way: the new file, and the records journaled since it began. */
 interface Compaction {
+  /** The new file (`<journal>.tmp` until the rename) and its fd, opened for appending. */
+  tmp: string;
   fd: number;
   /** Serialised records written to the journal since the compaction began. */
   tail: string;
@@ -296,7 +298,7 @@ export class IdempotencyStore {
     const fd = openSync(tmp, "a", 0o600);
     const live = this.map.entries();
     let written = 0;
-    const c: Compaction = { fd, tail: "", tailLines: 0, done: Promise.resolve() };
+    const c: Compaction = { tmp, fd, tail: "", tailLines: 0, done: Promise.resolve() };
     c.done = new Promise<void>((resolve) => {
       const step = (): void => {
         if (this.compaction !== c) return resolve(); // abandoned (close())
@@ -319,7 +321,7 @@ export class IdempotencyStore {
         if (n === COMPACT_CHUNK) return void setImmediate(step);
         // The bulk is synced on the thread pool; only the tail is synced here, just before the rename.
         fsync(fd, () => {
-          if (this.compaction === c) this.finishCompaction(c, tmp, written);
+          if (this.compaction === c) this.finishCompaction(c, written);
           resolve();
         });
       };
@@ -328,17 +330,17 @@ export class IdempotencyStore {
     return c;
   }
 
-  private finishCompaction(c: Compaction, tmp: string, entries: number): void {
+  private finishCompaction(c: Compaction, entries: number): void {
     this.flush(); // whatever is buffered now joins the tail
     this.compaction = undefined;
     try {
       writeSync(c.fd, c.tail);
       fsyncSync(c.fd);
-      renameSync(tmp, this.path);
+      renameSync(c.tmp, this.path);
     } catch {
       // The journal is untouched and still complete: drop the new file, compact another time.
       closeSync(c.fd);
-      rmSync(tmp, { force: true });
+      rmSync(c.tmp, { force: true });
       return;
     }
     this.retire(this.fd);
@@ -351,7 +353,7 @@ export class IdempotencyStore {
     if (!c) return;
     this.compaction = undefined;
     closeSync(c.fd);
-    rmSync(`${this.path}.tmp`, { force: true });
+    rmSync(c.tmp, { force: true });
   }
 
   /** Loads the journal's records (counted in `lines`); returns its last boot marker. */
